@@ -1,0 +1,256 @@
+"""``POST /v1/chat/completions``: request checks, the prompt, and the completion (or its chunks)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from grader.stub.conversation import (
+    Generation,
+    OutputFormat,
+    Prompt,
+    Tool,
+    ToolCall,
+    Turn,
+    completion_tokens,
+    prompt_tokens,
+    stable_id,
+)
+from grader.stub.errors import invalid, missing, wrong_type
+from grader.stub.validation import (
+    chat_text,
+    check_messages,
+    check_model,
+    check_number,
+    check_sampling,
+    check_strict,
+    check_tool_name,
+    invalid_value,
+)
+
+CREATED = 1_735_689_600
+"""A fixed ``created`` time (2025-01-01): part of what makes the same request get the same bytes."""
+FINGERPRINT = "fp_stub"
+
+
+def parse_request(body: dict[str, Any]) -> tuple[Prompt, str]:
+    """Validate a chat request as the real API does and return the prompt and the model snapshot."""
+    info = check_model(body, "chat", "v1/chat/completions")
+    messages = body.get("messages")
+    check_messages(messages)
+    assert isinstance(messages, list)
+    check_sampling(body, ("max_tokens", "max_completion_tokens"))
+    check_number(body, "n", 1, 128, integer=True)
+    if body.get("stream_options") is not None and not body.get("stream"):
+        raise invalid(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
+        )
+    tools = _tools(body.get("tools"))
+    names_by_call = {
+        call["id"]: call["function"]["name"]
+        for m in messages
+        if m["role"] == "assistant"
+        for call in m.get("tool_calls") or []
+    }
+    turns = tuple(
+        Turn(
+            role=m["role"],
+            text=chat_text(m),
+            tool_calls=tuple(
+                ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
+                for c in m.get("tool_calls") or []
+            ),
+            tool_call_id=m.get("tool_call_id"),
+            name=names_by_call.get(m.get("tool_call_id", "")),
+        )
+        for m in messages
+    )
+    prompt = Prompt(
+        model=info.id,
+        turns=turns,
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice"), tools),
+        output=_output_format(body.get("response_format"), turns),
+        max_tokens=body.get("max_completion_tokens", body.get("max_tokens")),
+        parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
+    )
+    return prompt, info.snapshot or info.id
+
+
+def _tools(tools: Any) -> tuple[Tool, ...]:
+    if tools is None:
+        return ()
+    if not isinstance(tools, list):
+        raise wrong_type("tools", "an array", tools)
+    parsed = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            raise wrong_type(f"tools[{i}]", "an object", tool)
+        if tool.get("type") != "function":
+            raise invalid_value(tool.get("type"), ("function", "custom"), f"tools[{i}].type")
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            raise missing(f"tools[{i}].function")
+        name = check_tool_name(function.get("name"), f"tools[{i}].function.name")
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        if function.get("strict"):
+            check_strict(
+                parameters,
+                f"function '{name}'",
+                f"tools[{i}].function.parameters",
+                "invalid_function_parameters",
+            )
+        parsed.append(Tool(name, function.get("description") or "", parameters, bool(function.get("strict"))))
+    return tuple(parsed)
+
+
+def _tool_choice(choice: Any, tools: tuple[Tool, ...]) -> str:
+    if choice is None:
+        return "auto" if tools else "none"
+    if not tools:
+        raise invalid(
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+            param="tool_choice",
+        )
+    if isinstance(choice, str):
+        if choice not in ("none", "auto", "required"):
+            raise invalid_value(choice, ("none", "auto", "required"), "tool_choice")
+        return choice
+    name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+    if not any(t.name == name for t in tools):
+        raise invalid(
+            f"Invalid value for 'tool_choice': function '{name}' not found in 'tools'.", param="tool_choice"
+        )
+    return str(name)
+
+
+def _output_format(response_format: Any, turns: tuple[Turn, ...]) -> OutputFormat:
+    if response_format is None:
+        return OutputFormat()
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "text":
+        return OutputFormat()
+    if kind == "json_object":
+        if not any(re.search("json", t.text, re.IGNORECASE) for t in turns):
+            raise invalid(
+                "'messages' must contain the word 'json' in some form, to use 'response_format' of type "
+                "'json_object'.",
+                param="messages",
+            )
+        return OutputFormat(kind="json_object")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, dict):
+            raise missing("response_format.json_schema")
+        return json_schema_format(spec, "response_format.json_schema", "response_format")
+    raise invalid_value(kind, ("json_object", "json_schema", "text"), "response_format.type")
+
+
+def json_schema_format(spec: dict, where: str, strict_param: str) -> OutputFormat:
+    """A ``json_schema`` output format (shared with the Responses API's ``text.format``)."""
+    name = spec.get("name")
+    if not name:
+        raise missing(f"{where}.name")
+    schema = spec.get("schema")
+    strict = bool(spec.get("strict"))
+    if strict:
+        check_strict(schema, f"response_format '{name}'", strict_param, None)
+    return OutputFormat(kind="json_schema", name=str(name), schema=schema, strict=strict)
+
+
+def usage(prompt: Prompt, generation: Generation, n: int = 1) -> dict:
+    prompt_count, completion_count = prompt_tokens(prompt), completion_tokens(generation) * n
+    return {
+        "prompt_tokens": prompt_count,
+        "completion_tokens": completion_count,
+        "total_tokens": prompt_count + completion_count,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _envelope(completion_id: str, model: str, obj: str) -> dict:
+    return {
+        "id": completion_id,
+        "object": obj,
+        "created": CREATED,
+        "model": model,
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
+    }
+
+
+def completion(completion_id: str, model: str, prompt: Prompt, generation: Generation, n: int) -> dict:
+    """A ``chat.completion`` object with ``n`` identical choices."""
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": generation.content,
+        "refusal": generation.refusal,
+        "annotations": [],
+    }
+    if generation.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in generation.tool_calls
+        ]
+    choices = [
+        {"index": i, "message": message, "logprobs": None, "finish_reason": generation.finish_reason}
+        for i in range(n)
+    ]
+    return {
+        **_envelope(completion_id, model, "chat.completion"),
+        "choices": choices,
+        "usage": usage(prompt, generation, n),
+    }
+
+
+def pieces(text: str, size: int = 0) -> list[str]:
+    """Split text the way tokens stream: word by word (or fixed ``size`` slices for JSON arguments)."""
+    if size:
+        return [text[i : i + size] for i in range(0, len(text), size)]
+    return re.findall(r"\s*\S+", text) + ([text[len(text.rstrip()) :]] if text != text.rstrip() else [])
+
+
+def chunks(
+    completion_id: str, model: str, prompt: Prompt, generation: Generation, n: int, include_usage: bool
+) -> Iterator[tuple[None, dict]]:
+    """``chat.completion.chunk`` events for a streamed answer, with a final usage chunk if asked."""
+    base = _envelope(completion_id, model, "chat.completion.chunk")
+    if include_usage:
+        base["usage"] = None
+
+    def chunk(index: int, delta: dict, finish: str | None = None) -> tuple[None, dict]:
+        return None, {
+            **base,
+            "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+
+    for index in range(n):
+        yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
+        for piece in pieces(generation.refusal or ""):
+            yield chunk(index, {"refusal": piece})
+        for piece in pieces(generation.content or ""):
+            yield chunk(index, {"content": piece})
+        for k, call in enumerate(generation.tool_calls):
+            head = {
+                "index": k,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            yield chunk(index, {"tool_calls": [head]})
+            for piece in pieces(call.arguments, size=16):
+                yield chunk(index, {"tool_calls": [{"index": k, "function": {"arguments": piece}}]})
+        yield chunk(index, {}, generation.finish_reason)
+    if include_usage:
+        yield None, {**base, "choices": [], "usage": usage(prompt, generation, n)}
+
+
+def completion_id(body: dict, seed: int) -> str:
+    return stable_id("chatcmpl-", body, seed)

@@ -1,0 +1,157 @@
+"""The loopback way in: a threaded HTTP/1.1 server in front of the same core.
+
+One thread per connection, so slow (delayed) answers never hold up others; keep-alive so the
+SDK's connection pool is exercised as against the real API. Stopping interrupts pending delays
+and closes open connections, so a test or grading run never waits for a fault's full delay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import socketserver
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+from grader.stub.core import StubLLM
+from grader.stub.wire import StubRequest, StubResponse
+
+_REASONS = {
+    0: "Dropped",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once; no 40 ms delayed-ACK stalls
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silent: the request log is the record, stderr stays clean for learners."""
+
+    def _serve(self) -> None:
+        stub = self.server.stub
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        request = StubRequest.build(self.command, self.path, dict(self.headers.items()), body)
+        with stub.track_in_flight():
+            response = stub.handle(request)
+            if response.delay and stub.wait(response.delay):
+                response.drop_connection = True  # stopped mid-delay: hang up rather than answer late
+            if response.drop_connection:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            with contextlib.suppress(OSError):  # the client may have given up (timeout) already
+                self._send(response)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def _send(self, response: StubResponse) -> None:
+        head = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Error')}"]
+        head += [f"{name}: {value}" for name, value in response.headers.items()]
+        if response.stream is None:
+            head.append(f"content-length: {len(response.body)}")
+            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+            return
+        head.append("transfer-encoding: chunked")
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        for chunk in response.stream:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, stub: StubLLM, address: tuple[str, int]) -> None:
+        self.stub = stub
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's FQDN, which can take seconds without DNS.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.connections_lock:
+                self.connections.discard(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+
+class StubServer:
+    """A running loopback server for a :class:`StubLLM`; ``base_url`` is what clients need.
+
+    Listening as soon as it is constructed; ``close()`` (or leaving the ``with`` block) stops it.
+    With ``set_env`` the ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` variables point at it until then.
+    """
+
+    def __init__(
+        self, stub: StubLLM, host: str = "127.0.0.1", port: int = 0, *, set_env: bool = False
+    ) -> None:
+        self.stub = stub
+        self._httpd = _HTTPServer(stub, (host, port))
+        self.host, self.port = self._httpd.server_address[:2]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="stub-llm-server",
+            daemon=True,
+        )
+        self._thread.start()
+        self._saved_env: dict[str, str | None] | None = None
+        if set_env:
+            self._saved_env = {k: os.environ.get(k) for k in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
+            os.environ["OPENAI_BASE_URL"] = self.base_url
+            os.environ["OPENAI_API_KEY"] = stub.api_key or "sk-stub"
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in str(self.host) else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    def close(self) -> None:
+        """Stop serving: end pending delays, stop the accept loop, close open connections."""
+        if self._saved_env is not None:
+            for key, value in self._saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self._saved_env = None
+        if not self._thread.is_alive():
+            return
+        self.stub.interrupt_waits()
+        self._httpd.shutdown()
+        self._httpd.close_connections()
+        self._httpd.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> StubServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
