@@ -1,0 +1,11 @@
+"""One checks module per exercise, named after the exercise (``grader.checks.<exercise>``).
+
+What a checks module needs is exported here: ``part`` marks a check, ``make`` asks the
+learner's side to build an object (e.g. ``make("openai_client", max_retries=0)``), and
+``LearnerRaised`` is what a check catches when learner code raises.
+"""
+
+from grader.engine.checks import part
+from grader.engine.remote import LearnerRaised, make
+
+__all__ = ["LearnerRaised", "make", "part"]

@@ -1,0 +1,58 @@
+"""Checks for the sample exercise (``solutions/00_sample.ipynb``), which proves the machinery.
+
+It has one pure-Python part and one that calls the LLM, decided from the stub's request
+log (kept in the grading process, out of the learner code's reach).
+"""
+
+from __future__ import annotations
+
+import math
+
+from grader.checks import part
+
+
+@part("sample-mean", hint="Add the values up and divide by how many there are.")
+def test_mean_of_random_lists(nb, rng, quick):
+    for _ in range(3 if quick else 25):
+        values = [rng.randint(-1000, 1000) for _ in range(rng.randint(1, 12))]
+        expected = sum(values) / len(values)
+        got = nb.mean(values)
+        assert type(got) is float, f"mean({values}) returned a {type(got).__name__}, expected a float."
+        assert math.isclose(got, expected), f"mean({values}) returned {got!r}, expected {expected!r}."
+
+
+@part("sample-mean", hint="An empty list has no mean: return 0.0 instead of dividing by zero.")
+def test_mean_of_empty_list(nb):
+    got = nb.mean([])
+    assert type(got) is float and got == 0.0, f"mean([]) returned {got!r}, expected 0.0."
+
+
+def _chat_requests(stub):
+    return [r for r in stub.requests if r.path.endswith("/chat/completions")]
+
+
+@part("sample-ask", weight=2,
+      hint="Send the question as a user message and return response.choices[0].message.content.")
+def test_ask_returns_the_model_answer(nb, stub, rng):
+    code = f"{rng.randrange(16**8):08x}"
+    question = f"What is the code word for ticket {rng.randrange(10**6)}?"
+    stub.add_rule({"when": {"user_contains": question}, "reply": {"content": f"The code word is {code}."}})
+    got = nb.ask(question)
+    sent = _chat_requests(stub)
+    assert sent, "ask() did not call the chat completions API."
+    assert len(sent) == 1, f"ask() made {len(sent)} API calls for one question; one is enough."
+    last = sent[0].body["messages"][-1]
+    assert last == {"role": "user", "content": question}, (
+        f"The last message sent was {last!r}; it should be the user's question.")
+    assert got == f"The code word is {code}.", f"ask() returned {got!r} instead of the model's answer."
+
+
+@part("sample-ask", hint="Pass timeout=... (a few seconds to a minute) to OpenAI(...).")
+def test_ask_sets_a_timeout(nb, stub):
+    nb.ask("Say hello.")
+    sent = _chat_requests(stub)
+    assert sent, "ask() did not call the chat completions API."
+    timeout = sent[0].read_timeout
+    assert timeout is not None and timeout <= 60, (
+        f"ask() waits up to {timeout} s for an answer (the SDK default is 600 s); "
+        "a hung request would block your program for ten minutes.")

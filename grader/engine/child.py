@@ -1,0 +1,74 @@
+"""Entry point of the child process that runs one learner notebook.
+
+Protocol (over the socket whose fd is argv[1]): the grader sends one ``job``; the child
+applies its limits, runs every code cell (reporting ``cell_start``/``cell_end``), sends
+``cells_done`` and then answers check operations (see ``workspace``) until ``close``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from grader.engine import clock, sandbox
+from grader.engine.cells import CellRunner
+from grader.engine.protocol import Channel, ChannelClosed
+from grader.engine.workspace import Workspace, raise_time_limit
+
+
+def _display(*objects: Any, **_: Any) -> None:
+    for item in objects:
+        print(repr(item))
+
+
+def run_job(channel: Channel, job: dict) -> None:
+    sandbox.apply_limits(job.get("memory_mb"), job.get("cpu_seconds"))
+    clock.install(virtual=True)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "display": _display}
+    runner = CellRunner(namespace)
+    for cell in job["cells"]:
+        channel.send({"event": "cell_start", "index": cell["index"]})
+        result = runner.run(cell["source"], cell["index"] + 1, job["cell_timeout"])
+        channel.send({"event": "cell_end", "index": cell["index"], **result})
+    channel.send({"event": "cells_done"})
+    serve(channel, Workspace(namespace, loop=runner.loop), job["call_timeout"])
+
+
+def serve(channel: Channel, workspace: Workspace, call_timeout: float) -> None:
+    """Answer check operations; a call that overruns is interrupted, the child lives on."""
+    signal.signal(signal.SIGALRM, raise_time_limit)
+    while True:
+        try:
+            request = channel.receive()
+        except ChannelClosed:
+            return
+        if request.get("op") == "close":
+            return
+        signal.setitimer(signal.ITIMER_REAL, call_timeout)
+        try:
+            reply = workspace.run(request)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        channel.send(reply)
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    channel = Channel(sock)
+    job = channel.receive()
+    os.chdir(job["workdir"])
+    try:
+        run_job(channel, job)
+    except ChannelClosed:
+        pass
+    finally:
+        sys.stdout.flush()
+        os._exit(0)  # do not wait for threads learner code left running
+
+
+if __name__ == "__main__":
+    main()

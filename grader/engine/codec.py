@@ -1,0 +1,160 @@
+"""Plain-data encoding for values that cross between learner code and the checks.
+
+Checks never receive learner objects directly. A value is either plain data of an
+exact built-in type (``type(x) is int``, not a subclass, so an object whose ``__eq__``
+always returns True cannot pass a comparison), a numpy array, or a *handle*: an opaque
+reference to an object that stays on the learner's side and is used through RPC.
+The same encoding runs in the notebook's own kernel (``check()``) and across the
+process boundary when grading, so a check behaves the same in both places.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+MAX_DEPTH = 40
+MAX_ITEMS = 200_000
+
+_SCALARS = (type(None), bool, int, str)
+
+
+class Handle:
+    """Marker for an object that stays on the learner's side (see ``remote.py``)."""
+
+    __slots__ = ("handle_id", "repr_text", "type_name")
+
+    def __init__(self, handle_id: int, type_name: str, repr_text: str):
+        self.handle_id = handle_id
+        self.type_name = type_name
+        self.repr_text = repr_text
+
+
+class Wire(dict):
+    """A marker that is already in wire form (a handle or factory reference from a check)."""
+
+
+def type_name(value: Any) -> str:
+    kind = type(value)
+    module = kind.__module__
+    return kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
+
+
+def short_repr(value: Any, limit: int = 200) -> str:
+    try:
+        text = repr(value)
+    except Exception as error:  # a learner's __repr__ may raise
+        text = f"<{type_name(value)} (repr raised {type(error).__name__})>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _numpy_array(value: Any) -> dict | None:
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        return None
+    if type(value) is numpy.ndarray and value.dtype.kind in "biufc":
+        array = numpy.ascontiguousarray(value)
+        return {"$ndarray": {"dtype": array.dtype.str, "shape": list(array.shape),
+                             "data": base64.b64encode(array.tobytes()).decode("ascii")}}
+    if isinstance(value, numpy.generic) and type(value).__module__ == "numpy" and value.dtype.kind in "biufc":
+        return {"$npscalar": {"dtype": value.dtype.str,
+                              "data": base64.b64encode(value.tobytes()).decode("ascii")}}
+    return None
+
+
+def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any:
+    """Encode *value*; objects that are not plain data are registered with *keep* as handles.
+
+    ``wire=True`` (checks only) lets :class:`Wire` markers through as they are.
+    """
+    budget = MAX_ITEMS
+
+    def walk(item: Any, depth: int) -> Any:
+        nonlocal budget
+        budget -= 1
+        kind = type(item)
+        if budget < 0 or depth > MAX_DEPTH:
+            return _handle(item, keep)
+        if kind in _SCALARS:
+            return item
+        if wire and kind is Wire:
+            return dict(item)
+        if kind is float:
+            return item if math.isfinite(item) else {"$float": repr(item)}
+        if kind is list:
+            return [walk(x, depth + 1) for x in item]
+        if kind is tuple:
+            return {"$tuple": [walk(x, depth + 1) for x in item]}
+        if kind in (set, frozenset):
+            return {"$set": [walk(x, depth + 1) for x in item]}
+        if kind is dict:
+            return {"$dict": [[walk(k, depth + 1), walk(v, depth + 1)] for k, v in item.items()]}
+        if kind is bytes:
+            return {"$bytes": base64.b64encode(item).decode("ascii")}
+        array = _numpy_array(item)
+        return array if array is not None else _handle(item, keep)
+
+    return walk(value, 0)
+
+
+def _handle(value: Any, keep: Callable[[Any], int]) -> dict:
+    return {"$handle": keep(value), "type": type_name(value), "repr": short_repr(value)}
+
+
+def decode(data: Any, resolve: Callable[[dict], Any]) -> Any:
+    """Inverse of :func:`encode`; *resolve* turns ``$handle``/``$ref`` markers into objects."""
+    if isinstance(data, list):
+        return [decode(item, resolve) for item in data]
+    if not isinstance(data, dict):
+        return data
+    if "$float" in data:
+        return float(data["$float"])
+    if "$tuple" in data:
+        return tuple(decode(item, resolve) for item in data["$tuple"])
+    if "$set" in data:
+        return {decode(item, resolve) for item in data["$set"]}
+    if "$dict" in data:
+        return {decode(k, resolve): decode(v, resolve) for k, v in data["$dict"]}
+    if "$bytes" in data:
+        return base64.b64decode(data["$bytes"])
+    if "$ndarray" in data or "$npscalar" in data:
+        return _decode_numpy(data)
+    if "$handle" in data or "$ref" in data:
+        return resolve(data)
+    raise ValueError(f"unknown encoded value: {sorted(data)}")
+
+
+def _decode_numpy(data: dict) -> Any:
+    import numpy
+
+    if "$ndarray" in data:
+        spec = data["$ndarray"]
+        raw = base64.b64decode(spec["data"])
+        return numpy.frombuffer(raw, dtype=numpy.dtype(spec["dtype"])).reshape(spec["shape"]).copy()
+    spec = data["$npscalar"]
+    return numpy.frombuffer(base64.b64decode(spec["data"]), dtype=numpy.dtype(spec["dtype"]))[0]
+
+
+def _safe_str(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:  # a learner's exception may break its own __str__
+        return short_repr(error)
+
+
+def describe_exception(error: BaseException) -> dict:
+    """What the checks may learn about an exception learner code raised: data, not the object."""
+    import traceback
+
+    status = getattr(error, "status_code", None)
+    return {
+        "type": type(error).__name__,
+        "module": type(error).__module__,
+        "mro": [f"{k.__module__}.{k.__qualname__}" for k in type(error).__mro__],
+        "message": _safe_str(error)[:2000],
+        "status_code": status if type(status) is int else None,
+        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__))[-4000:],
+    }

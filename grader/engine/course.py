@@ -1,0 +1,43 @@
+"""Where the kit's notebooks live, and which released notebook is the reference for a submission.
+
+Points and locked cells always come from the released notebook in ``exercises/``, never
+from the submission, whose metadata the learner can edit.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from grader.engine.notebook import InvalidNotebook, Notebook, read_notebook
+
+KIT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def course_root() -> Path:
+    """The folder holding ``solutions/`` and ``exercises/``: $GRADER_COURSE_DIR or the kit itself."""
+    return Path(os.environ.get("GRADER_COURSE_DIR", KIT_ROOT))
+
+
+@cache
+def _released(folder: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            exercise = read_notebook(path).exercise
+        except InvalidNotebook:
+            continue
+        if exercise:
+            found[exercise] = path
+    return found
+
+
+def reference_notebook(exercise: str) -> Notebook:
+    """The released notebook of *exercise*; raises ``LookupError`` naming where it looked."""
+    folder = course_root() / "exercises"
+    path = _released(folder).get(exercise)
+    if path is None:
+        raise LookupError(f"no released notebook for exercise '{exercise}' in {folder}; "
+                          "run `grader release` to write it")
+    return read_notebook(path)

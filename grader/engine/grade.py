@@ -1,0 +1,175 @@
+"""Grade one notebook: run it in an isolated child against a fresh stub LLM, then check it.
+
+The checks run here, in the grading process; learner code runs only in the child. What
+the child reports is data about its own code (return values, exceptions), so learner
+code can at most lie about itself, never about the checks' verdicts or the stub's log.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.engine import result as R
+from grader.engine.checks import Check, CheckContext, UnknownExercise, load_checks, run_part
+from grader.engine.course import course_root, reference_notebook
+from grader.engine.integrity import Integrity, compare
+from grader.engine.notebook import InvalidNotebook, Notebook, Part, read_notebook
+from grader.engine.remote import Learner
+from grader.engine.session import CellsRun, ChildSession, Limits, child_environment
+
+MAX_RESTARTS = 3
+
+
+@dataclass
+class _Plan:
+    submission: Notebook
+    reference: Notebook
+    checks: dict[str, list[Check]]
+    integrity: Integrity
+
+
+def _plan(path: Path) -> _Plan:
+    submission = read_notebook(path)
+    exercise = submission.exercise
+    if not exercise:
+        raise InvalidNotebook(
+            f"{path}: the notebook does not say which exercise it is (metadata 'grader.exercise'); "
+            "start from the notebook in exercises/ and keep its metadata"
+        )
+    try:
+        checks = load_checks(exercise)
+        reference = reference_notebook(exercise)
+    except (UnknownExercise, LookupError) as error:
+        raise InvalidNotebook(f"{path}: {error}") from None
+    return _Plan(submission, reference, checks, compare(submission, reference))
+
+
+def grade_notebook(path: str | Path, *, limits: Limits | None = None, seed: int | None = None) -> R.Result:
+    """Grade *path*; always returns a :class:`Result`, whatever the notebook does."""
+    path = Path(path)
+    started = time.monotonic()
+    try:
+        plan = _plan(path)
+    except InvalidNotebook as error:
+        return R.Result(str(path), None, R.INVALID, problems=[str(error)])
+    seed = secrets.randbelow(2**32) if seed is None else seed
+    result = _grade(plan, limits or Limits(), seed)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _execution_cells(plan: _Plan) -> list[dict]:
+    return [{"index": cell.index, "source": plan.integrity.restored.get(cell.index, cell.source)}
+            for cell in plan.submission.code_cells]
+
+
+def _grade(plan: _Plan, limits: Limits, seed: int) -> R.Result:
+    from grader.stub import StubLLM
+
+    api_key = "sk-stub-" + secrets.token_hex(12)
+    stub = StubLLM(api_key=api_key)
+    result = R.Result(str(plan.submission.path), plan.submission.exercise, R.GRADED, seed=seed,
+                      problems=list(plan.integrity.problems))
+    with tempfile.TemporaryDirectory(prefix="grader-") as workdir, stub.serve() as server:
+        env = child_environment(Path(workdir), {
+            "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": api_key,
+            "GRADER_DATASETS": str(course_root() / "datasets"),
+        })
+        session, run = _run_cells(_execution_cells(plan), Path(workdir), env, limits)
+        try:
+            context = CheckContext(Learner(session.request) if session else None, stub, seed, quick=False,
+                                   describe_missing=_missing_describer(plan))
+            result.parts = [_grade_part(part, plan, run, session, context) for part in plan.reference.parts()]
+        finally:
+            result.output = session.close() if session else ""
+    result.cell_errors = _cell_errors(plan.submission, run)
+    result.status = _status(plan, run)
+    return result
+
+
+def _run_cells(cells: list[dict], workdir: Path, env: dict, limits: Limits) -> tuple[ChildSession | None, CellsRun]:
+    """Run the cells; a cell that hangs or kills the interpreter is skipped on a fresh start,
+    so the parts that do not depend on it are still graded."""
+    deadline = time.monotonic() + limits.notebook_seconds
+    merged, skipped = CellsRun(), set()
+    for _ in range(MAX_RESTARTS + 1):
+        session = ChildSession([c for c in cells if c["index"] not in skipped], workdir, env, limits, deadline)
+        run = session.run_cells()
+        merged.cells.update(run.cells)
+        if run.finished:
+            merged.finished = True
+            return session, merged
+        session.close()
+        merged.stopped, merged.stopped_in, merged.detail = run.stopped, run.stopped_in, run.detail
+        if run.stopped_in is None or time.monotonic() >= deadline:
+            break
+        merged.cells[run.stopped_in] = {"index": run.stopped_in, "status": run.stopped,
+                                        "error": {"type": run.stopped, "message": run.detail}}
+        skipped.add(run.stopped_in)
+    return None, merged
+
+
+def _missing_describer(plan: _Plan):
+    def describe(name: str) -> str:
+        return (f"`{name}` is not defined: write it in its answer cell and run that cell "
+                f"(in {plan.submission.path.name})")
+
+    return describe
+
+
+def _grade_part(part: Part, plan: _Plan, run: CellsRun, session: ChildSession | None,
+                context: CheckContext) -> R.PartResult:
+    failed_cell = _failed_answer_cell(part, plan.submission, run)
+    if failed_cell is not None:
+        cell, event = failed_cell
+        error = event.get("error", {})
+        outcome = R.TIMEOUT if event["status"] in (R.TIMED_OUT, R.CRASHED) else R.RAISED
+        message = f"Your code in {cell.label} failed, so this part was not checked: {error.get('message', '')}"
+        return R.PartResult(part.part_id, 0.0, part.points, [R.CheckOutcome("cell", 1.0, outcome, message)])
+    checks = plan.checks.get(part.part_id)
+    if not checks:
+        return R.PartResult(part.part_id, 0.0, part.points, [R.CheckOutcome(
+            "checks", 1.0, R.CHECK_ERROR, f"No checks are defined for part '{part.part_id}'; "
+            "this is a grader problem, please report it.")])
+    if session is None:
+        return R.PartResult(part.part_id, 0.0, part.points, [R.CheckOutcome(
+            "notebook", 1.0, R.NOT_RUN, f"Not checked: {run.detail}.")])
+    return run_part(part.part_id, part.points, checks, context)
+
+
+def _failed_answer_cell(part: Part, submission: Notebook, run: CellsRun):
+    for released in part.solution_cells:
+        for cell in submission.cells_with_grade_id(released.grade_id or ""):
+            event = run.cells.get(cell.index)
+            if event and event["status"] != "ok":
+                return cell, event
+    return None
+
+
+def _cell_errors(submission: Notebook, run: CellsRun) -> list[dict]:
+    errors = []
+    for index, event in sorted(run.cells.items()):
+        if event["status"] != "ok":
+            label = submission.cells[index].label
+            errors.append({"cell": label, "status": event["status"], **event.get("error", {})})
+    return errors
+
+
+def _status(plan: _Plan, run: CellsRun) -> str:
+    """The worst thing that happened, in this order: crash, memory, timeout, tampering."""
+    events = list(run.cells.values())
+
+    def message(event: dict) -> str:
+        return event.get("error", {}).get("message", "")
+
+    if any(e["status"] == R.CRASHED and "SIGKILL" not in message(e) for e in events):
+        return R.CRASHED
+    if any(e["status"] == R.CRASHED or e.get("error", {}).get("type") == "MemoryError" for e in events):
+        return R.MEMORY_LIMIT
+    if any(e["status"] == R.TIMED_OUT for e in events):
+        return R.TIMED_OUT
+    return R.TAMPERED if plan.integrity.tampered else R.GRADED

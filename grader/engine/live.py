@@ -1,0 +1,115 @@
+"""``check("part")`` inside Jupyter: check one part against the kernel's own definitions.
+
+Nothing is re-run: the checks call the functions the learner's cells already defined,
+through the same plain-data boundary used when grading, against a stub LLM started
+once per kernel. Inside the grading child the call does nothing, because grading runs
+the checks itself after the notebook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+from grader.engine import render
+from grader.engine import result as R
+from grader.engine.checks import Check, CheckContext, known_exercises, load_checks, run_part
+from grader.engine.remote import Learner
+from grader.engine.workspace import Workspace
+
+_live_stub: dict[str, Any] = {}
+
+
+def find_part(part_id: str) -> tuple[str, list[Check]]:
+    for exercise in known_exercises():
+        checks = load_checks(exercise).get(part_id)
+        if checks:
+            return exercise, checks
+    raise KeyError(f"there is no graded part '{part_id}'; check the spelling in the check(...) call")
+
+
+def _max_points(exercise: str, part_id: str) -> float:
+    from grader.engine.course import reference_notebook
+
+    try:
+        parts = reference_notebook(exercise).parts()
+    except (LookupError, OSError):
+        return 1.0
+    return next((part.points for part in parts if part.part_id == part_id), 1.0)
+
+
+def _stub() -> tuple[Any, str, str]:
+    """One stub LLM per kernel, served on loopback so any client the learner builds reaches it."""
+    if not _live_stub:
+        from grader.stub import StubLLM
+
+        key = "sk-stub-" + secrets.token_hex(12)
+        stub = StubLLM(api_key=key)
+        server = stub.serve()
+        _live_stub.update(stub=stub, server=server, url=server.__enter__().base_url, key=key)
+    return _live_stub["stub"], _live_stub["url"], _live_stub["key"]
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class PartReport:
+    """Shows as HTML in Jupyter and as text in a terminal."""
+
+    def __init__(self, part: R.PartResult):
+        self.part = part
+
+    def _repr_html_(self) -> str:
+        return render.render_part_html(self.part)
+
+    def __str__(self) -> str:
+        return "\n".join(render.part_lines(self.part, 100))
+
+
+def _show(report: PartReport) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        print(report)
+        return
+    if get_ipython() is None:
+        print(report)
+    else:
+        display(report)
+
+
+def _not_run_yet(name: str) -> str:
+    return f"`{name}` is not defined yet: run the cell where you wrote it (and the cells above it) first"
+
+
+def check(part_id: str, *, namespace: dict[str, Any]) -> float | None:
+    """Run one part's checks now; shows the feedback and returns the points earned.
+
+    Returning a bare number lets nbgrader's autograde read it as partial credit.
+    """
+    if os.environ.get("GRADER_CHILD"):
+        print(f"[{part_id}: checked by the grader after the notebook has run]")
+        return None
+    exercise, checks = find_part(part_id)
+    stub, url, key = _stub()
+    learner = Learner(Workspace(namespace).run)
+    context = CheckContext(learner, stub, secrets.randbelow(2**32), quick=True, describe_missing=_not_run_yet)
+    with _environment(OPENAI_BASE_URL=url, OPENAI_API_KEY=key):
+        part = run_part(part_id, _max_points(exercise, part_id), checks, context)
+    _show(PartReport(part))
+    return part.points

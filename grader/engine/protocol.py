@@ -1,0 +1,64 @@
+"""Length-prefixed JSON messages over a socket: the only channel between grader and child.
+
+JSON, never pickle: the grading process must not run code while reading what an
+untrusted child sent. Messages are capped so a child cannot exhaust the grader's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import struct
+import time
+from typing import Any
+
+MAX_MESSAGE = 64 * 1024 * 1024
+_HEADER = struct.Struct("!I")
+
+
+class ChannelClosed(Exception):
+    """The other side went away (for the grader: the child exited or crashed)."""
+
+
+class ChannelTimeout(Exception):
+    """No message arrived in time."""
+
+
+class Channel:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def send(self, message: Any) -> None:
+        data = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        try:
+            self.sock.sendall(_HEADER.pack(len(data)) + data)
+        except OSError as error:
+            raise ChannelClosed(str(error)) from None
+
+    def receive(self, timeout: float | None = None) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        (length,) = _HEADER.unpack(self._read(_HEADER.size, deadline))
+        if length > MAX_MESSAGE:
+            raise ChannelClosed(f"message of {length} bytes exceeds the {MAX_MESSAGE}-byte limit")
+        return json.loads(self._read(length, deadline))
+
+    def _read(self, size: int, deadline: float | None) -> bytes:
+        chunks = []
+        while size:
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([self.sock], [], [], remaining)[0]:
+                    raise ChannelTimeout()
+            try:
+                chunk = self.sock.recv(min(size, 1 << 20))
+            except OSError as error:
+                raise ChannelClosed(str(error)) from None
+            if not chunk:
+                raise ChannelClosed("connection closed")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        self.sock.close()

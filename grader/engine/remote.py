@@ -1,0 +1,178 @@
+"""The checks' view of a notebook: the ``nb`` fixture.
+
+``nb.retry(...)`` calls the learner's ``retry`` and returns plain data, or a
+:class:`LearnerObject` for anything else (a class instance, a client). Whatever the
+learner code raises arrives as :class:`LearnerRaised`; a name the notebook never
+defined as :class:`MissingDefinition`. The backend is a function taking one operation
+and returning the reply: a child process when grading, the kernel inside Jupyter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.engine import codec
+
+Backend = Callable[[dict], dict]
+
+
+class MissingDefinition(Exception):
+    """The notebook does not define a name a check needs."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class LearnerTimeout(Exception):
+    """Learner code ran past the time limit for one call."""
+
+
+class LearnerRaised(Exception):
+    """Learner code raised; carries a description of the exception, never the object itself."""
+
+    def __init__(self, description: dict):
+        self.description = description
+        self.type_name: str = description["type"]
+        self.message: str = description["message"]
+        self.status_code: int | None = description.get("status_code")
+        super().__init__(f"{self.type_name}: {self.message}")
+
+    def is_a(self, name: str) -> bool:
+        """True if the exception is (a subclass of) *name*: ``"RateLimitError"`` or
+        ``"openai.RateLimitError"`` (which matches ``openai._exceptions.RateLimitError``)."""
+        package, _, cls = name.rpartition(".")
+        for qualified in self.description.get("mro", []):
+            module, _, qualified_cls = qualified.rpartition(".")
+            if qualified_cls == cls and (not package or module == package
+                                         or module.startswith(package + ".")):
+                return True
+        return False
+
+
+class Factory:
+    """An object the learner's side should build itself, e.g. ``make("openai_client", timeout=5)``."""
+
+    def __init__(self, name: str, kwargs: dict[str, Any]):
+        self.name, self.kwargs = name, kwargs
+
+
+def make(factory: str, **kwargs: Any) -> Factory:
+    return Factory(factory, kwargs)
+
+
+@dataclass
+class LastCall:
+    sleeps: list[float] = field(default_factory=list)
+    output: str = ""
+
+
+class Learner:
+    """The ``nb`` fixture: attribute access reaches names defined by the notebook."""
+
+    def __init__(self, backend: Backend):
+        self._backend = backend
+        self.last = LastCall()
+
+    def __getattr__(self, name: str) -> LearnerObject:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return LearnerObject(self, {"name": name}, name, "")
+
+    def __contains__(self, name: str) -> bool:
+        try:
+            self._run({"op": "get", "target": {"name": name}})
+        except MissingDefinition:
+            return False
+        return True
+
+    def value(self, name: str) -> Any:
+        return self._run({"op": "get", "target": {"name": name}})
+
+    def _run(self, request: dict) -> Any:
+        reply = self._backend(request)
+        if "missing" in reply:
+            raise MissingDefinition(reply["missing"])
+        self.last = LastCall(reply.get("sleeps", []), reply.get("output", ""))
+        if reply.get("timeout"):
+            raise LearnerTimeout()
+        if "raised" in reply:
+            raise LearnerRaised(reply["raised"])
+        return codec.decode(reply["value"], self._resolve)
+
+    def _resolve(self, marker: dict) -> Any:
+        if "$handle" not in marker:
+            raise ValueError("learner code sent a factory reference")
+        return LearnerObject(self, {"handle": marker["$handle"]}, marker.get("type", "?"),
+                             marker.get("repr", ""))
+
+    def _encode(self, value: Any) -> Any:
+        def keep(item: Any) -> int:
+            raise TypeError(f"a check tried to pass a {type(item).__name__} to learner code; "
+                            "only plain data, learner objects and make(...) can cross")
+
+        return codec.encode(_markers_to_data(value), keep, wire=True)
+
+
+def _markers_to_data(value: Any) -> Any:
+    """Turn learner objects and factories inside check arguments into their wire markers."""
+    if isinstance(value, LearnerObject):
+        return codec.Wire(value.marker())
+    if isinstance(value, Factory):
+        return codec.Wire({"$ref": value.name, "kwargs": codec.encode(value.kwargs, _no_objects)})
+    if type(value) is list:
+        return [_markers_to_data(item) for item in value]
+    if type(value) is tuple:
+        return tuple(_markers_to_data(item) for item in value)
+    if type(value) is dict:
+        return {key: _markers_to_data(item) for key, item in value.items()}
+    return value
+
+
+def _no_objects(item: Any) -> int:
+    raise TypeError(f"factory arguments must be plain data, not {type(item).__name__}")
+
+
+class LearnerObject:
+    """A reference to something on the learner's side (a function, an instance, ...)."""
+
+    def __init__(self, learner: Learner, target: dict, type_name: str, repr_text: str):
+        self._learner, self._target = learner, target
+        self.type_name, self.repr_text = type_name, repr_text
+
+    def marker(self) -> dict:
+        if "handle" not in self._target:
+            handle = self._learner._run({"op": "get", "target": self._target})
+            if not isinstance(handle, LearnerObject):
+                raise TypeError(f"{self.type_name} is plain data, pass its value instead")
+            self._target = handle._target
+        return {"$handle": self._target["handle"]}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        learner = self._learner
+        return learner._run({"op": "call", "target": self._target,
+                             "args": learner._encode(list(args)), "kwargs": learner._encode(kwargs)})
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return self._learner._run({"op": "getattr", "target": self._target, "attr": attr})
+
+    def __len__(self) -> int:
+        return self._learner._run({"op": "len", "target": self._target})
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._learner._run({"op": "getitem", "target": self._target,
+                                   "key": self._learner._encode(key)})
+
+    def __iter__(self):
+        return iter(self._learner._run({"op": "list", "target": self._target}))
+
+    def get(self) -> Any:
+        """The value itself: plain data if it is plain data."""
+        return self._learner._run({"op": "get", "target": self._target})
+
+    def __repr__(self) -> str:
+        return self.repr_text or f"<learner {self.type_name}>"

@@ -1,0 +1,83 @@
+"""The result of grading one notebook, as printed by ``grader check --json``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Outcomes of one check, from best to worst.
+PASSED, FAILED, RAISED, MISSING, TIMEOUT, CHECK_ERROR, NOT_RUN = (
+    "passed", "failed", "raised", "missing", "timeout", "check_error", "not_run")
+
+# Notebook statuses.
+GRADED, TIMED_OUT, CRASHED, MEMORY_LIMIT, TAMPERED, INVALID = (
+    "graded", "timeout", "crashed", "memory_limit", "tampered", "invalid_notebook")
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    weight: float
+    outcome: str
+    message: str = ""
+    hint: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PASSED
+
+
+@dataclass
+class PartResult:
+    id: str
+    points: float
+    max_points: float
+    checks: list[CheckOutcome] = field(default_factory=list)
+    note: str = ""  # e.g. "quick check: final grading uses more inputs"
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
+    @property
+    def feedback(self) -> list[str]:
+        lines = []
+        for check in self.checks:
+            if not check.passed:
+                lines.append(check.message + (f" Hint: {check.hint}" if check.hint else ""))
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "points": self.points, "max_points": self.max_points,
+                "passed": self.passed, "feedback": self.feedback, "note": self.note,
+                "checks": [asdict(check) for check in self.checks]}
+
+
+@dataclass
+class Result:
+    notebook: str
+    exercise: str | None
+    status: str
+    parts: list[PartResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the learner should know beyond parts
+    cell_errors: list[dict] = field(default_factory=list)
+    output: str = ""
+    seed: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(part.points for part in self.parts), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(part.max_points for part in self.parts), 4)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "notebook": self.notebook, "exercise": self.exercise, "status": self.status,
+            "score": self.score, "max_score": self.max_score,
+            "parts": [part.to_dict() for part in self.parts],
+            "problems": self.problems, "cell_errors": self.cell_errors,
+            "output": self.output, "seed": self.seed, "seconds": round(self.seconds, 3),
+        }

@@ -1,0 +1,195 @@
+"""The grader's side of one child process: start it, run the cells, relay check operations.
+
+Every limit is enforced twice: by the child itself (an interval timer, rlimits), so a
+slow cell costs only that cell, and from here with a hard kill, so a child that ignores
+its own limits still cannot hold the grader past them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from grader.engine.protocol import Channel, ChannelClosed, ChannelTimeout
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+GRACE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_seconds: float = 30.0
+    notebook_seconds: float = 180.0
+    call_seconds: float = 10.0
+    memory_mb: int = 2048
+    output_bytes: int = 256 * 1024
+
+
+class ChildGone(Exception):
+    """The child process is no longer there to answer (it crashed, hung, or was killed)."""
+
+
+@dataclass
+class CellsRun:
+    """What happened while the notebook's cells ran."""
+
+    cells: dict[int, dict] = field(default_factory=dict)
+    finished: bool = False
+    stopped: str | None = None  # "timeout" or "crashed" when the run did not finish
+    stopped_in: int | None = None  # cell index running when it stopped
+    detail: str = ""
+
+
+class _CappedReader(threading.Thread):
+    """Drains a pipe, keeping only the first ``limit`` bytes, so huge output cannot fill memory."""
+
+    def __init__(self, stream: IO[bytes], limit: int):
+        super().__init__(daemon=True)
+        self.stream, self.limit = stream, limit
+        self.kept = bytearray()
+        self.dropped = 0
+        self.start()
+
+    def run(self) -> None:
+        for chunk in iter(lambda: self.stream.read(65536), b""):
+            room = self.limit - len(self.kept)
+            self.kept += chunk[: max(room, 0)]
+            self.dropped += max(len(chunk) - max(room, 0), 0)
+
+    def text(self) -> str:
+        self.join(timeout=1)
+        note = f"\n[... {self.dropped} more bytes of output dropped]" if self.dropped else ""
+        return self.kept.decode("utf-8", "replace") + note
+
+
+def child_environment(workdir: Path, extra: dict[str, str]) -> dict[str, str]:
+    """A minimal environment: nothing of the grader's own (no real API keys) reaches the child."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(PACKAGE_ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "GRADER_CHILD": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class ChildSession:
+    def __init__(self, cells: list[dict], workdir: Path, env: dict[str, str], limits: Limits,
+                 deadline: float | None = None):
+        """Start the child; *deadline* (``time.monotonic()``) bounds the whole notebook."""
+        self.limits = limits
+        self.deadline = deadline if deadline is not None else time.monotonic() + limits.notebook_seconds
+        parent_sock, child_sock = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "grader.engine.child", str(child_sock.fileno())],
+            pass_fds=[child_sock.fileno()], cwd=workdir, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        child_sock.close()
+        self.channel = Channel(parent_sock)
+        self.output = _CappedReader(self.process.stdout, limits.output_bytes)
+        self.alive = True
+        self.channel.send({
+            "cells": cells, "workdir": str(workdir), "cell_timeout": limits.cell_seconds,
+            "call_timeout": limits.call_seconds, "memory_mb": limits.memory_mb,
+            "cpu_seconds": int(self._remaining()) + 10,
+        })
+
+    def _remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def run_cells(self) -> CellsRun:
+        run = CellsRun()
+        current: int | None = None
+        while True:
+            wait = min(self.limits.cell_seconds + GRACE_SECONDS, self._remaining())
+            try:
+                event = self.channel.receive(timeout=max(wait, 0.01))
+            except ChannelTimeout:
+                self.kill()
+                run.stopped, run.stopped_in = "timeout", current
+                run.detail = self._timeout_detail()
+                return run
+            except ChannelClosed:
+                run.stopped, run.stopped_in = "crashed", current
+                run.detail = self._crash_detail()
+                return run
+            kind = event.get("event")
+            if kind == "cell_start":
+                current = event["index"]
+            elif kind == "cell_end":
+                run.cells[event["index"]] = event
+                current = None
+            elif kind == "cells_done":
+                run.finished = True
+                return run
+
+    def _timeout_detail(self) -> str:
+        if self._remaining() <= 0:
+            return f"the notebook ran longer than its {self.limits.notebook_seconds:g} s limit"
+        return f"a cell ran longer than its {self.limits.cell_seconds:g} s limit and did not stop"
+
+    def _crash_detail(self) -> str:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.returncode
+        self.alive = False
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            cause = {"SIGSEGV": "a segmentation fault", "SIGKILL": "it was killed (often: out of memory)",
+                     "SIGXCPU": "it used up its CPU-time limit"}.get(name, name)
+            return f"the Python process died: {cause} ({name})"
+        return f"the Python process exited with code {code} (os._exit or a fatal error)"
+
+    def request(self, message: dict[str, Any]) -> dict:
+        """Send one check operation and wait for its reply, within the call and notebook limits."""
+        if not self.alive:
+            raise ChildGone("the notebook's process is no longer running")
+        wait = min(self.limits.call_seconds + GRACE_SECONDS, self._remaining())
+        try:
+            self.channel.send(message)
+            return self.channel.receive(timeout=max(wait, 0.01))
+        except ChannelTimeout:
+            self.kill()
+            raise ChildGone(f"learner code did not return within {self.limits.call_seconds:g} s "
+                            "and could not be interrupted") from None
+        except ChannelClosed:
+            raise ChildGone(self._crash_detail()) from None
+
+    def kill(self) -> None:
+        """Kill the child and anything it started (its process group), even after it exited."""
+        self.alive = False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def close(self) -> str:
+        """Stop the child (it may have left threads running) and return its captured output."""
+        if self.alive:
+            try:
+                self.channel.send({"op": "close"})
+                self.process.wait(timeout=GRACE_SECONDS)
+            except (ChannelClosed, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        self.channel.close()
+        return self.output.text()

@@ -1,0 +1,157 @@
+"""The learner's side of a check: run one operation on the notebook's objects.
+
+A check asks for operations (call a function, read an attribute, ...) on names in the
+notebook's namespace or on handles to objects returned earlier. Results go back as plain
+data (see ``codec``), together with the sleeps taken on the virtual clock and what the
+code printed. When grading, a ``Workspace`` lives in the child process that ran the
+learner's cells; inside Jupyter, ``check()`` uses one in the kernel itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import io
+from typing import Any
+
+from grader.engine import codec
+from grader.engine.clock import CLOCK
+
+OUTPUT_LIMIT = 20_000
+
+
+class TimeLimit(BaseException):
+    """Raised inside learner code when it runs past its time limit (by a SIGALRM handler).
+
+    A BaseException so that ``except Exception`` in learner code does not swallow it.
+    """
+
+
+def raise_time_limit(signum: int, frame: Any) -> None:
+    raise TimeLimit()
+
+
+class MissingName(Exception):
+    """A check needs a name the notebook has not defined."""
+
+
+class _CappedText(io.StringIO):
+    """Keeps the first ``OUTPUT_LIMIT`` characters of what learner code prints."""
+
+    def write(self, text: str) -> int:
+        room = OUTPUT_LIMIT - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        return len(text)
+
+
+def _openai_client(**kwargs: Any) -> Any:
+    import openai
+
+    return openai.OpenAI(**kwargs)
+
+
+def _async_openai_client(**kwargs: Any) -> Any:
+    import openai
+
+    return openai.AsyncOpenAI(**kwargs)
+
+
+def _chat_call(request: dict, client: dict | None = None) -> Any:
+    """A zero-argument function making one chat completion: what a retry helper wraps."""
+    made = _openai_client(**(client or {"max_retries": 0}))
+    return lambda: made.chat.completions.create(**request)
+
+
+# Objects a check can ask the learner's side to build (they cannot cross as data).
+FACTORIES = {
+    "openai_client": _openai_client,
+    "async_openai_client": _async_openai_client,
+    "chat_call": _chat_call,
+}
+
+
+class Workspace:
+    def __init__(self, namespace: dict[str, Any], loop: asyncio.AbstractEventLoop | None = None):
+        self.namespace = namespace
+        self.loop = loop
+        self._objects: dict[int, Any] = {}
+
+    def keep(self, value: Any) -> int:
+        handle_id = len(self._objects) + 1
+        self._objects[handle_id] = value
+        return handle_id
+
+    def _resolve(self, marker: dict) -> Any:
+        if "$handle" in marker:
+            return self._objects[marker["$handle"]]
+        factory = FACTORIES[marker["$ref"]]
+        return factory(**codec.decode(marker.get("kwargs", {"$dict": []}), self._resolve))
+
+    def _target(self, target: dict) -> Any:
+        if "handle" in target:
+            return self._objects[target["handle"]]
+        name = target["name"]
+        if name not in self.namespace:
+            raise MissingName(name)
+        return self.namespace[name]
+
+    def run(self, request: dict) -> dict:
+        """Perform one operation; never raises for anything learner code does."""
+        output = _CappedText()
+        try:
+            target = self._target(request["target"])
+        except MissingName as missing:
+            return {"missing": str(missing)}
+        try:
+            with (CLOCK.running_virtual() as sleeps, contextlib.redirect_stdout(output),
+                  contextlib.redirect_stderr(output)):
+                value = self._perform(target, request)
+        except TimeLimit:
+            reply = {"timeout": True}
+        except BaseException as error:  # learner code may raise anything, SystemExit included
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            reply = {"raised": codec.describe_exception(error)}
+        else:
+            reply = {"value": codec.encode(value, self.keep)}
+        reply["sleeps"] = sleeps
+        reply["output"] = output.getvalue()
+        return reply
+
+    def _perform(self, target: Any, request: dict) -> Any:
+        operation = request["op"]
+        if operation == "get":
+            return target
+        if operation == "getattr":
+            return getattr(target, request["attr"])
+        if operation == "len":
+            return len(target)
+        if operation == "list":
+            return list(target)
+        if operation == "getitem":
+            return target[codec.decode(request["key"], self._resolve)]
+        if operation == "call":
+            args = codec.decode(request.get("args", []), self._resolve)
+            kwargs = codec.decode(request.get("kwargs", {"$dict": []}), self._resolve)
+            result = target(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = self._await(result)
+            return result
+        raise ValueError(f"unknown operation {operation!r}")
+
+
+    def _await(self, awaitable: Any) -> Any:
+        """Await a learner coroutine: on the notebook's own loop when grading, or from a
+        helper thread inside Jupyter, whose loop is already running."""
+        if self.loop is not None and not self.loop.is_running():
+            return self.loop.run_until_complete(_wrap(awaitable))
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, _wrap(awaitable)).result()
+
+
+async def _wrap(awaitable: Any) -> Any:
+    return await awaitable

@@ -1,0 +1,80 @@
+"""The plain-data boundary: exact built-in types cross, everything else stays behind a handle."""
+
+import math
+
+import numpy as np
+import pytest
+
+from grader.engine import codec
+
+
+class AlwaysEqual:
+    def __eq__(self, other):
+        return True
+
+
+class SneakyInt(int):
+    def __eq__(self, other):
+        return True
+
+
+def roundtrip(value):
+    kept = []
+    encoded = codec.encode(value, lambda obj: kept.append(obj) or len(kept))
+    return codec.decode(encoded, lambda marker: ("handle", marker["$handle"], marker["type"])), kept
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 0, -7, 2.5, "text", b"\x00\xff", [1, [2, "x"]], (1, (2,)), {"a": 1, 2: [3]},
+    {1, 2}, frozenset({"x"}),
+])
+def test_plain_data_roundtrips_exactly(value):
+    decoded, kept = roundtrip(value)
+    assert decoded == value
+    assert type(decoded) is (set if type(value) is frozenset else type(value))
+    assert kept == []
+
+
+def test_special_floats_and_numpy():
+    decoded, _ = roundtrip([math.inf, -math.inf])
+    assert decoded == [math.inf, -math.inf]
+    assert math.isnan(roundtrip(math.nan)[0])
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    back, _ = roundtrip(array)
+    assert back.dtype == np.float32 and back.shape == (2, 3) and (back == array).all()
+    scalar, _ = roundtrip(np.int64(5))
+    assert scalar == 5 and type(scalar) is np.int64
+
+
+@pytest.mark.parametrize("value", [AlwaysEqual(), SneakyInt(3), np.array([object()], dtype=object)])
+def test_objects_that_could_fake_equality_become_handles(value):
+    decoded, kept = roundtrip(value)
+    assert decoded[0] == "handle" and kept == [value]
+    assert decoded != 3
+
+
+def test_wire_markers_only_pass_when_allowed():
+    marker = codec.Wire({"$handle": 1})
+    with pytest.raises(TypeError):
+        codec.encode(marker, lambda obj: (_ for _ in ()).throw(TypeError("no objects")))
+    assert codec.encode([marker], lambda obj: 0, wire=True) == [{"$handle": 1}]
+
+
+def test_recursive_structures_are_cut_off():
+    value = []
+    value.append(value)
+    decoded, _ = roundtrip(value)
+    depth = 0
+    while isinstance(decoded, list):
+        decoded, depth = decoded[0], depth + 1
+    assert decoded[0] == "handle" and depth == codec.MAX_DEPTH + 1
+
+
+def test_exception_description_is_data():
+    try:
+        raise KeyError("missing")
+    except KeyError as error:
+        described = codec.describe_exception(error)
+    assert described["type"] == "KeyError"
+    assert "builtins.LookupError" in described["mro"]
+    assert described["message"] == "'missing'"
