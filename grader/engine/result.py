@@ -41,11 +41,9 @@ class PartResult:
 
     @property
     def feedback(self) -> list[str]:
-        lines = []
-        for check in self.checks:
-            if not check.passed:
-                lines.append(check.message + (f" Hint: {check.hint}" if check.hint else ""))
-        return lines
+        lines = [check.message + (f" Hint: {check.hint}" if check.hint else "")
+                 for check in self.checks if not check.passed]
+        return list(dict.fromkeys(lines))  # the same message from several checks is said once
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "points": self.points, "max_points": self.max_points,
