@@ -19,6 +19,8 @@ from grader.stub.conversation import Generation, Prompt, Tool, ToolCall, stable_
 from grader.stub.schema_instance import StringHint, instance_for
 
 ABSTAIN = "I don't know based on the provided context."
+QUOTE_WHOLE = 300
+"""Passages up to this many characters are quoted whole; longer ones by their best sentence."""
 
 _STOPWORDS = frozenset(
     re.findall(
@@ -80,7 +82,10 @@ def question_of(user_text: str) -> str:
 
 
 def extractive_answer(context: str, question: str) -> str | None:
-    """The best sentence of the best passage for ``question``, cited by passage id; None without passages."""
+    """The best passage for ``question`` (or its best sentence, if long), cited by passage id.
+
+    None when there are no passages; :data:`ABSTAIN` when no passage shares a word with the question.
+    """
     docs = passages(context)
     if not docs:
         return None
@@ -92,6 +97,8 @@ def extractive_answer(context: str, question: str) -> str | None:
     if scores[best] <= 0:
         return ABSTAIN
     pid, body = docs[best]
+    if len(body) <= QUOTE_WHOLE:
+        return f"{body} [{pid}]"
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", body) if s]
     sentence = max(
         sentences, key=lambda s: (sum(weight.get(t, 0) for t in set(terms(s))), -sentences.index(s))

@@ -22,13 +22,12 @@ from grader.stub.faults import CONTENT_KINDS, Fault, FaultPlan
 from grader.stub.generation import generate
 from grader.stub.models import MODELS, list_models, model_not_found
 from grader.stub.scenario import Scenario
+from grader.stub.server import StubServer
 from grader.stub.wire import StubRequest, StubResponse, json_response, sse_response
 
 if TYPE_CHECKING:
     import httpx2
     import openai
-
-    from grader.stub.server import StubServer
 
 BASE_URL = "http://stub.local/v1"
 """Where in-process clients point: never resolved, the transport answers every request itself."""
@@ -362,6 +361,4 @@ class StubLLM:
     def serve(self, host: str = "127.0.0.1", port: int = 0, set_env: bool = False) -> StubServer:
         """Start a threaded loopback HTTP server (already listening on return); use it as a context
         manager or call ``close()``. ``set_env`` points ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` at it."""
-        from grader.stub.server import StubServer
-
         return StubServer(self, host, port, set_env=set_env)

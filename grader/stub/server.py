@@ -14,10 +14,14 @@ import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from grader.stub.core import StubLLM
 from grader.stub.wire import StubRequest, StubResponse
 
+if TYPE_CHECKING:
+    from grader.stub.core import StubLLM
+
+_POLL = 0.01  # seconds; how soon close() is noticed by the accept loop
 _REASONS = {
     0: "Dropped",
     200: "OK",
@@ -115,7 +119,7 @@ class StubServer:
         self.host, self.port = self._httpd.server_address[:2]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": _POLL},
             name="stub-llm-server",
             daemon=True,
         )
