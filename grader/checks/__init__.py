@@ -2,10 +2,11 @@
 
 What a checks module needs is exported here: ``part`` marks a check, ``make`` asks the
 learner's side to build an object (e.g. ``make("openai_client", max_retries=0)``), and
-``LearnerRaised`` is what a check catches when learner code raises.
+``LearnerRaised`` is what a check catches when learner code raises, and ``kind(value)``
+names a returned value's type as the learner wrote it.
 """
 
 from grader.engine.checks import part
-from grader.engine.remote import LearnerRaised, make
+from grader.engine.remote import LearnerRaised, kind, make
 
-__all__ = ["LearnerRaised", "make", "part"]
+__all__ = ["LearnerRaised", "kind", "make", "part"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from grader.checks import part
+from grader.checks import kind, part
 
 
 @part("sample-mean", hint="Add the values up and divide by how many there are.")
@@ -17,7 +17,7 @@ def test_mean_of_random_lists(nb, rng, quick):
         values = [rng.randint(-1000, 1000) for _ in range(rng.randint(1, 12))]
         expected = sum(values) / len(values)
         got = nb.mean(values)
-        assert type(got) is float, f"mean({values}) returned a {type(got).__name__}, expected a float."
+        assert type(got) is float, f"mean({values}) returned a {kind(got)}, expected a float."
         assert math.isclose(got, expected), f"mean({values}) returned {got!r}, expected {expected!r}."
 
 

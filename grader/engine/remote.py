@@ -52,6 +52,11 @@ class LearnerRaised(Exception):
         return False
 
 
+def kind(value: Any) -> str:
+    """The learner-side type name of a value, for feedback ("returned a Decimal, expected a float")."""
+    return value.type_name.rsplit(".", 1)[-1] if isinstance(value, LearnerObject) else type(value).__name__
+
+
 class Factory:
     """An object the learner's side should build itself, e.g. ``make("openai_client", timeout=5)``."""
 

@@ -1,0 +1,49 @@
+"""`check("part")` inside a notebook: the kernel's own definitions, checked without re-running."""
+
+import json
+import time
+from pathlib import Path
+
+from grader.engine.live import check
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_answer_cells(path):
+    """Execute a notebook's code cells into a namespace, as a kernel would (skipping check cells)."""
+    namespace = {"__name__": "__main__"}
+    for cell in json.loads(Path(path).read_text())["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and not source.startswith("check("):
+            exec(compile(source, "<cell>", "exec"), namespace)
+    return namespace
+
+
+def test_solution_part_passes_in_under_a_second(capsys):
+    namespace = run_answer_cells(ROOT / "solutions" / "00_sample.ipynb")
+    check("sample-ask", namespace=namespace)  # warm-up: starts the kernel's stub once
+    started = time.perf_counter()
+    points = check("sample-ask", namespace=namespace)
+    assert time.perf_counter() - started < 1.0
+    assert points == 2.0
+    assert "sample-ask" in capsys.readouterr().out
+
+
+def test_missing_definition_says_which_cell_to_run(capsys):
+    points = check("sample-mean", namespace={})
+    assert points == 0.0
+    out = capsys.readouterr().out
+    assert "`mean` is not defined yet: run the cell where you wrote it" in out
+    assert "Quick check" in out, "a learner is told that final grading uses more inputs"
+
+
+def test_wrong_answer_names_the_inputs(capsys):
+    namespace = {"mean": lambda values: 1.0}
+    assert check("sample-mean", namespace=namespace) == 0.0
+    assert "expected" in capsys.readouterr().out
+
+
+def test_inside_the_grading_child_check_defers_to_the_grader(monkeypatch, capsys):
+    monkeypatch.setenv("GRADER_CHILD", "1")
+    assert check("sample-mean", namespace={}) is None
+    assert "checked by the grader" in capsys.readouterr().out
