@@ -1,0 +1,54 @@
+"""Instructors who already use nbgrader can keep using it on our notebooks."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NBGRADER = [sys.executable, "-m", "nbgrader"]
+CONFIG = """c = get_config()
+c.CourseDirectory.root = "."
+c.CourseDirectory.db_assignments = [dict(name="{name}")]
+c.CourseDirectory.db_students = [dict(id="solver"), dict(id="blank")]
+"""
+
+pytestmark = pytest.mark.slow
+
+
+def sources(path):
+    return [("".join(c["source"]), c["cell_type"]) for c in json.loads(Path(path).read_text())["cells"]]
+
+
+@pytest.mark.parametrize("solution", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_generate_assignment_and_autograde_accept_our_notebooks(tmp_path, solution):
+    pytest.importorskip("nbgrader", reason="nbgrader comes with the dev extras (pip install -e '.[dev]')")
+    name = solution.stem
+    (tmp_path / "source" / name).mkdir(parents=True)
+    shutil.copy(solution, tmp_path / "source" / name)
+    (tmp_path / "nbgrader_config.py").write_text(CONFIG.format(name=name))
+
+    def nbgrader(*args):
+        run = subprocess.run([*NBGRADER, *args, "--force"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+
+    nbgrader("generate_assignment", name)
+    released = tmp_path / "release" / name / solution.name
+    assert sources(released) == sources(ROOT / "exercises" / solution.name), "our release matches nbgrader's"
+
+    for student, notebook in (("solver", solution), ("blank", released)):
+        (tmp_path / "submitted" / student / name).mkdir(parents=True)
+        shutil.copy(notebook, tmp_path / "submitted" / student / name)
+    nbgrader("autograde", name)
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        solver = gradebook.find_submission(name, "solver")
+        blank = gradebook.find_submission(name, "blank")
+        assert solver.max_score > 0 and solver.score == solver.max_score
+        assert blank.score == 0
