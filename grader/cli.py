@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES = (
     "grader.stub.cli",
     "grader.engine.cli",
+    "grader.batch.cli",
 )
 
 

@@ -1,0 +1,141 @@
+"""Find the submissions in a folder or an LMS zip and say whose they are and which exercise.
+
+Accepted layouts (they may be mixed): nbgrader's ``submitted/<learner>/<assignment>/<nb>.ipynb``,
+a flat ``<learner>.ipynb`` and ``<learner>/<nb>.ipynb``. Every file that cannot be placed is
+returned with the reason, so nothing an instructor handed in disappears silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from grader.engine.course import reference_notebook
+from grader.engine.notebook import InvalidNotebook
+
+
+@dataclass(frozen=True)
+class Submission:
+    learner: str
+    exercise: str
+    path: Path
+    content_hash: str
+    needs_metadata: bool = False  # exercise came from the path/--exercise, not the notebook
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    path: Path
+    reason: str
+
+
+@dataclass
+class Discovery:
+    submissions: list[Submission]
+    unplaced: list[Unplaced]
+
+
+def content_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def unpack(archive: Path, into: Path) -> Path:
+    """Extract *archive* once per content (re-runs reuse it) and return the folder to scan."""
+    target = into / content_hash(archive)[:16]
+    if not target.exists():
+        partial = target.with_suffix(".partial")
+        with zipfile.ZipFile(archive) as bundle:
+            for member in bundle.namelist():
+                if member.startswith("/") or ".." in PurePosixPath(member).parts:
+                    raise ValueError(f"{archive}: unsafe path {member!r} in the zip; re-download it from the LMS")
+            bundle.extractall(partial)
+        partial.rename(target)
+    entries = [entry for entry in target.iterdir() if entry.name != "__MACOSX"]
+    # An LMS download usually wraps everything in one top-level folder.
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else target
+
+
+def _known_exercise(name: str | None) -> bool:
+    if not name:
+        return False
+    try:
+        reference_notebook(name)
+    except (LookupError, InvalidNotebook):
+        return False
+    return True
+
+
+def _metadata_exercise(path: Path) -> str | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("grader", {}).get("exercise")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _place(relative: PurePosixPath) -> tuple[str | None, str | None, str]:
+    """(learner, assignment folder, reason if unplaceable) from a path relative to the root."""
+    parts = relative.parts
+    if parts[0] == "submitted":
+        parts = parts[1:]
+        if len(parts) != 3:
+            return None, None, "under submitted/ a notebook belongs at submitted/<learner>/<assignment>/<name>.ipynb"
+    if len(parts) == 1:
+        return relative.stem, None, ""
+    if len(parts) == 2:
+        return parts[0], None, ""
+    if len(parts) == 3:
+        return parts[0], parts[1], ""
+    return None, None, "too deeply nested: expected <learner>.ipynb, <learner>/<name>.ipynb or nbgrader's layout"
+
+
+def discover(root: Path, exercise: str | None = None) -> Discovery:
+    """Every notebook under *root* placed as a :class:`Submission`, the rest as :class:`Unplaced`.
+
+    The exercise is the notebook's ``grader.exercise`` metadata; failing that, ``--exercise``
+    or an nbgrader assignment folder named after a released exercise.
+    """
+    found = Discovery([], [])
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = PurePosixPath(path.relative_to(root).as_posix())
+        if any(part.startswith(".") or part == "__MACOSX" for part in relative.parts):
+            found.unplaced.append(Unplaced(path, "hidden or checkpoint file, ignored"))
+            continue
+        if path.suffix != ".ipynb":
+            found.unplaced.append(Unplaced(path, "not a notebook (.ipynb)"))
+            continue
+        learner, assignment, reason = _place(relative)
+        if learner is None:
+            found.unplaced.append(Unplaced(path, reason))
+            continue
+        declared = _metadata_exercise(path)
+        fallback = exercise or (assignment if _known_exercise(assignment) else None)
+        chosen = declared or fallback
+        if chosen is None:
+            found.unplaced.append(Unplaced(path, "no exercise: the notebook has no 'grader.exercise' metadata "
+                                                 "(unreadable or cleared); pass --exercise NAME to grade it"))
+            continue
+        if exercise and chosen != exercise:
+            found.unplaced.append(Unplaced(path, f"exercise '{chosen}', not the one asked for (--exercise {exercise})"))
+            continue
+        found.submissions.append(Submission(learner, chosen, path, content_hash(path), declared is None))
+    _report_duplicates(found)
+    return found
+
+
+def _report_duplicates(found: Discovery) -> None:
+    """Two notebooks for the same learner and exercise: keep the first, list the others."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for submission in found.submissions:
+        key = (submission.learner, submission.exercise)
+        if key in seen:
+            found.unplaced.append(Unplaced(submission.path, f"a second notebook for learner '{key[0]}' and "
+                                                            f"exercise '{key[1]}'; only the first is graded"))
+        else:
+            seen.add(key)
+            kept.append(submission)
+    found.submissions = kept

@@ -1,0 +1,102 @@
+"""Files other tools read: ``grades.csv``, a Canvas gradebook import and Gradescope ``results.json``.
+
+All of them are written from the gradebook's latest result per learner and exercise, so
+``grader export`` can regenerate them at any time without grading anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from grader.batch.gradebook import Row
+
+CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a learner id or exercise name."""
+    return re.sub(r"[^\w.-]", "_", text).lstrip(".") or "_"
+
+
+def _columns(rows: list[Row]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Exercises in order, and (exercise, part) pairs in the order the parts appear."""
+    exercises = sorted({row.exercise for row in rows})
+    parts: dict[tuple[str, str], None] = {}
+    for exercise in exercises:
+        for row in rows:
+            if row.exercise == exercise:
+                parts.update(((exercise, part["id"]), None) for part in row.result["parts"])
+    return exercises, list(parts)
+
+
+def _by_learner(rows: list[Row]) -> dict[str, dict[str, Row]]:
+    table: dict[str, dict[str, Row]] = {}
+    for row in rows:
+        table.setdefault(row.learner, {})[row.exercise] = row
+    return table
+
+
+def write_grades_csv(rows: list[Row], path: Path) -> None:
+    """One row per learner: total, then a column per exercise and per part (empty if not submitted)."""
+    exercises, parts = _columns(rows)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["learner", "total", "max_total", *exercises,
+                         *(f"{exercise}:{part}" for exercise, part in parts)])
+        for learner, by_exercise in sorted(_by_learner(rows).items()):
+            points = {(row.exercise, part["id"]): part["points"]
+                      for row in by_exercise.values() for part in row.result["parts"]}
+            writer.writerow([
+                learner, _fmt(sum(row.score for row in by_exercise.values())),
+                _fmt(sum(row.max_score for row in by_exercise.values())),
+                *(_fmt(by_exercise[e].score) if e in by_exercise else "" for e in exercises),
+                *(_fmt(points[key]) if key in points else "" for key in parts),
+            ])
+
+
+def write_canvas_csv(rows: list[Row], path: Path) -> None:
+    """Canvas's gradebook import: fixed columns, a 'Points Possible' row, one column per exercise."""
+    exercises, _ = _columns(rows)
+    possible = {row.exercise: row.max_score for row in rows}
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*CANVAS_FIXED, *exercises])
+        writer.writerow(["Points Possible", "", "", "", "", *(_fmt(possible[e]) for e in exercises)])
+        for learner, by_exercise in sorted(_by_learner(rows).items()):
+            writer.writerow([learner, "", learner, learner, "",
+                             *(_fmt(by_exercise[e].score) if e in by_exercise else "" for e in exercises)])
+
+
+def gradescope_results(row: Row) -> dict[str, Any]:
+    """Gradescope's autograder ``results.json`` for one submission."""
+    result = row.result
+    tests = [{"name": part["id"], "score": part["points"], "max_score": part["max_points"],
+              "status": "passed" if part["passed"] else "failed", "output": "\n".join(part["feedback"])}
+             for part in result["parts"]]
+    output = "\n".join(result["problems"] + [f"{e['cell']}: {e.get('message', e['status'])}"
+                                             for e in result["cell_errors"]])
+    return {"score": row.score, "execution_time": round(row.seconds, 3), "output": output,
+            "visibility": "after_published", "stdout_visibility": "hidden", "tests": tests,
+            "extra_data": {"learner": row.learner, "exercise": row.exercise, "status": row.status,
+                           "content_hash": row.content_hash}}
+
+
+def results_json_path(out: Path, row: Row) -> Path:
+    return out / "results" / safe_name(row.learner) / f"{safe_name(row.exercise)}.json"
+
+
+def write_all(rows: list[Row], out: Path) -> None:
+    write_grades_csv(rows, out / "grades.csv")
+    write_canvas_csv(rows, out / "canvas.csv")
+    for row in rows:
+        target = results_json_path(out, row)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(gradescope_results(row), indent=2), encoding="utf-8")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"

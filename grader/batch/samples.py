@@ -1,0 +1,93 @@
+"""Realistic learner submissions built from the reference solutions: the demo's data, and
+the test and benchmark batches. Each variant is one thing learners really hand in."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grader.engine.course import course_root
+
+Notebook = dict[str, Any]
+MEAN, ASK = "sample-mean-code", "sample-ask-code"
+
+
+def _answer(grade_id: str, source: str) -> Callable[[Notebook], Notebook]:
+    def change(raw: Notebook) -> Notebook:
+        for cell in raw["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id:
+                cell["source"] = source
+        return raw
+
+    return change
+
+
+def _released(raw: Notebook) -> Notebook:
+    return json.loads((course_root() / "exercises" / "00_sample.ipynb").read_text())
+
+
+def _cleared_metadata(raw: Notebook) -> Notebook:
+    raw["metadata"].pop("grader", None)
+    return raw
+
+
+def _edited_check(raw: Notebook) -> Notebook:
+    return _answer("sample-mean", "print('skipping the check')\n")(raw)
+
+
+# name -> (what it is, how it differs from the solution)
+VARIANTS: dict[str, tuple[str, Callable[[Notebook], Notebook]]] = {
+    "full_marks": ("the reference solution", lambda raw: raw),
+    "empty_list": ("mean([]) divides by zero: partial marks",
+                   _answer(MEAN, "def mean(values):\n    return sum(values) / len(values)\n")),
+    "no_timeout": ("ask() builds the client without a timeout: partial marks",
+                   _answer(ASK, "from openai import OpenAI\n\n\ndef ask(question, model='gpt-4o-mini'):\n"
+                                "    client = OpenAI()\n    response = client.chat.completions.create(\n"
+                                "        model=model, messages=[{'role': 'user', 'content': question}])\n"
+                                "    return response.choices[0].message.content\n")),
+    "returns_response": ("ask() returns the whole response object, not its text",
+                         _answer(ASK, "from openai import OpenAI\n\n\ndef ask(question, model='gpt-4o-mini'):\n"
+                                      "    client = OpenAI(timeout=10)\n    return client.chat.completions.create("
+                                      "\n        model=model, messages=[{'role': 'user', 'content': question}])\n")),
+    "integer_mean": ("mean() uses floor division and returns an int",
+                     _answer(MEAN, "def mean(values):\n    return sum(values) // len(values) if values else 0\n")),
+    "not_answered": ("the released notebook, handed in untouched", _released),
+    "syntax_error": ("a syntax error in the answer to part 1",
+                     _answer(MEAN, "def mean(values):\n    return (sum(values) / len(values)\n")),
+    "infinite_loop": ("a loop that never ends in part 1: times out",
+                      _answer(MEAN, "def mean(values):\n    total = 0\n    while True:\n        total += 1\n\n"
+                                    "mean([1])\n")),
+    "crash": ("kills its own interpreter (os._exit) in part 1",
+              _answer(MEAN, "import os\nos._exit(3)\n")),
+    "tampered": ("edited a locked check cell to skip the check", _edited_check),
+    "cleared_metadata": ("the notebook's grader metadata was deleted (placed by its folder)", _cleared_metadata),
+}
+
+
+def variant(name: str) -> str:
+    """The notebook text of one variant."""
+    raw = json.loads((course_root() / "solutions" / "00_sample.ipynb").read_text())
+    return json.dumps(VARIANTS[name][1](copy.deepcopy(raw)), indent=1)
+
+
+def write_batch(root: Path, count: int, names: list[str] | None = None, layout: str = "nbgrader") -> list[Path]:
+    """Write *count* submissions cycling through *names* (default: all variants); returns their paths.
+
+    Learner ``learner007`` gets variant ``names[7 % len(names)]``. *layout* is ``nbgrader``
+    (``submitted/<learner>/sample/00_sample.ipynb``), ``folders`` or ``flat``.
+    """
+    names = names or list(VARIANTS)
+    texts = {name: variant(name) for name in names}
+    paths = []
+    for index in range(count):
+        learner = f"learner{index:03d}"
+        relative = {"nbgrader": f"submitted/{learner}/sample/00_sample.ipynb",
+                    "folders": f"{learner}/00_sample.ipynb", "flat": f"{learner}.ipynb"}[layout]
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(texts[names[index % len(names)]], encoding="utf-8")
+        paths.append(path)
+    return paths
