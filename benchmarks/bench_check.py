@@ -1,0 +1,110 @@
+"""How long checking one notebook takes: `grader check` against nbgrader and nbconvert.
+
+Runs each tool on the same notebook in the same run and prints medians and ratios:
+  * `grader check` from a cold start (a new process, as a learner runs it),
+  * `nbgrader autograde` of the notebook as a one-student submission,
+  * `jupyter nbconvert --execute` of the notebook (execution only, no grading),
+  * one part's in-notebook `check()` in a warm kernel.
+Usage: python benchmarks/bench_check.py [NOTEBOOK] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NBGRADER_CONFIG = """c = get_config()
+c.CourseDirectory.root = "."
+c.CourseDirectory.db_assignments = [dict(name="bench")]
+c.CourseDirectory.db_students = [dict(id="learner")]
+"""
+
+
+def timed(command: list[str], cwd: Path, ok_codes=(0,)) -> float:
+    started = time.perf_counter()
+    run = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if run.returncode not in ok_codes:
+        sys.exit(f"{' '.join(command)} failed ({run.returncode}):\n{run.stderr[-2000:]}")
+    return elapsed
+
+
+def grader_check(notebook: Path) -> float:
+    return timed([sys.executable, "-m", "grader", "check", str(notebook)], ROOT, ok_codes=(0, 1))
+
+
+def nbgrader_autograde(notebook: Path) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        course = Path(folder)
+        (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+        (course / "source" / "bench").mkdir(parents=True)
+        shutil.copy(notebook, course / "source" / "bench")
+        timed([sys.executable, "-m", "nbgrader", "generate_assignment", "bench", "--force"], course)
+        (course / "submitted" / "learner" / "bench").mkdir(parents=True)
+        shutil.copy(notebook, course / "submitted" / "learner" / "bench")
+        return timed([sys.executable, "-m", "nbgrader", "autograde", "bench", "--force"], course)
+
+
+def nbconvert_execute(notebook: Path) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        return timed([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                      "--output-dir", folder, str(notebook)], ROOT)
+
+
+def live_check(notebook: Path, repeat: int) -> list[float]:
+    from grader.engine.live import check
+
+    namespace: dict = {"__name__": "__main__"}
+    part_id = None
+    for cell in json.loads(notebook.read_text())["cells"]:
+        source = "".join(cell["source"])
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("grade"):
+            part_id = part_id or meta["grade_id"]
+        elif cell["cell_type"] == "code":
+            exec(compile(source, "<cell>", "exec"), namespace)
+    check(part_id, namespace=namespace)  # first call starts the kernel's stub
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        check(part_id, namespace=namespace)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebook", nargs="?", default=str(ROOT / "solutions" / "00_sample.ipynb"))
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    notebook = Path(args.notebook).resolve()
+
+    results = {
+        "grader check (cold process)": [grader_check(notebook) for _ in range(args.repeat)],
+        "nbgrader autograde": [nbgrader_autograde(notebook) for _ in range(max(3, args.repeat // 2))],
+        "nbconvert --execute": [nbconvert_execute(notebook) for _ in range(max(3, args.repeat // 2))],
+    }
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        results["check() one part, warm kernel"] = live_check(notebook, args.repeat * 4)
+
+    ours = statistics.median(results["grader check (cold process)"])
+    print(f"notebook: {notebook.relative_to(ROOT) if notebook.is_relative_to(ROOT) else notebook}")
+    print(f"{'tool':<34}{'median s':>10}{'min s':>9}{'runs':>6}{'vs grader check':>17}")
+    for name, times in results.items():
+        median = statistics.median(times)
+        print(f"{name:<34}{median:>10.3f}{min(times):>9.3f}{len(times):>6}{median / ours:>16.2f}x")
+
+
+if __name__ == "__main__":
+    main()
