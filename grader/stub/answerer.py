@@ -38,9 +38,7 @@ _MARKER = re.compile(
     r"\s*[:.)\-])\s*(?P<text>.*)$",
     re.IGNORECASE,
 )
-_XML_DOC = re.compile(
-    r"<(?:doc|document|passage)\s+id=[\"']?([^\"'>\s]+)[\"']?\s*>(.*?)</", re.DOTALL | re.IGNORECASE
-)
+_XML_DOC = re.compile(r"<(?:doc|document|passage)\s+id=[\"']?([^\"'>\s]+)[\"']?\s*>(.*?)</", re.DOTALL | re.IGNORECASE)
 _QUESTION = re.compile(r"question\s*:\s*(.+)", re.IGNORECASE)
 _PROPER = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*)")
 _QUERY_FIELDS = {"query", "question", "q", "search_query", "text", "input", "prompt", "topic", "keywords"}
@@ -100,9 +98,7 @@ def extractive_answer(context: str, question: str) -> str | None:
     if len(body) <= QUOTE_WHOLE:
         return f"{body} [{pid}]"
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", body) if s]
-    sentence = max(
-        sentences, key=lambda s: (sum(weight.get(t, 0) for t in set(terms(s))), -sentences.index(s))
-    )
+    sentence = max(sentences, key=lambda s: (sum(weight.get(t, 0) for t in set(terms(s))), -sentences.index(s)))
     return f"{sentence.strip()} [{pid}]"
 
 
@@ -118,7 +114,8 @@ def text_answer(prompt: Prompt) -> str:
     user = prompt.last("user")
     if user is None or not user.text.strip():
         return "Hello! How can I help you today?"
-    context = "\n".join(t.text for t in prompt.turns if t.role in ("system", "developer")) + "\n" + user.text
+    # A blank line between messages, so a passage never runs on into the next message.
+    context = "\n\n".join([*(t.text for t in prompt.turns if t.role in ("system", "developer")), user.text])
     answer = extractive_answer(context, question_of(user.text))
     if answer is not None:
         return answer

@@ -58,8 +58,7 @@ def parse_request(body: dict[str, Any]) -> tuple[Prompt, str]:
             role=m["role"],
             text=chat_text(m),
             tool_calls=tuple(
-                ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
-                for c in m.get("tool_calls") or []
+                ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in m.get("tool_calls") or []
             ),
             tool_call_id=m.get("tool_call_id"),
             name=names_by_call.get(m.get("tool_call_id", "")),
@@ -119,9 +118,7 @@ def _tool_choice(choice: Any, tools: tuple[Tool, ...]) -> str:
         return choice
     name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
     if not any(t.name == name for t in tools):
-        raise invalid(
-            f"Invalid value for 'tool_choice': function '{name}' not found in 'tools'.", param="tool_choice"
-        )
+        raise invalid(f"Invalid value for 'tool_choice': function '{name}' not found in 'tools'.", param="tool_choice")
     return str(name)
 
 
@@ -134,8 +131,7 @@ def _output_format(response_format: Any, turns: tuple[Turn, ...]) -> OutputForma
     if kind == "json_object":
         if not any(re.search("json", t.text, re.IGNORECASE) for t in turns):
             raise invalid(
-                "'messages' must contain the word 'json' in some form, to use 'response_format' of type "
-                "'json_object'.",
+                "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
                 param="messages",
             )
         return OutputFormat(kind="json_object")
@@ -200,8 +196,7 @@ def completion(completion_id: str, model: str, prompt: Prompt, generation: Gener
             for c in generation.tool_calls
         ]
     choices = [
-        {"index": i, "message": message, "logprobs": None, "finish_reason": generation.finish_reason}
-        for i in range(n)
+        {"index": i, "message": message, "logprobs": None, "finish_reason": generation.finish_reason} for i in range(n)
     ]
     return {
         **_envelope(completion_id, model, "chat.completion"),

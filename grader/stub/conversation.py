@@ -88,9 +88,7 @@ def prompt_tokens(prompt: Prompt) -> int:
     """Tokens billed for the input: message texts plus a small per-message overhead, and tools."""
     total = 3
     for turn in prompt.turns:
-        total += (
-            3 + count_tokens(turn.text) + sum(count_tokens(c.name + c.arguments) for c in turn.tool_calls)
-        )
+        total += 3 + count_tokens(turn.text) + sum(count_tokens(c.name + c.arguments) for c in turn.tool_calls)
     for tool in prompt.tools:
         total += count_tokens(tool.name + tool.description + json.dumps(tool.parameters))
     if prompt.output.schema:

@@ -196,9 +196,7 @@ class StubLLM:
                 body = json.loads(request.body)
             except ValueError:
                 parse_error = True
-        headers = {
-            k: (REDACTED if k in ("authorization", "api-key") else v) for k, v in request.headers.items()
-        }
+        headers = {k: (REDACTED if k in ("authorization", "api-key") else v) for k, v in request.headers.items()}
         record = RecordedRequest(request.method, request.path, headers, body, time.monotonic())
         with self._lock:
             self._log.append(record)
@@ -244,9 +242,7 @@ class StubLLM:
         routes: dict[tuple[str, str], Callable[[str, Any, Fault | None], StubResponse]] = {
             ("POST", "/v1/chat/completions"): self._chat,
             ("POST", "/v1/responses"): self._responses,
-            ("POST", "/v1/embeddings"): lambda _path, body, _fault: json_response(
-                200, embeddings.create(body)
-            ),
+            ("POST", "/v1/embeddings"): lambda _path, body, _fault: json_response(200, embeddings.create(body)),
             ("GET", "/v1/models"): lambda _path, _body, _fault: json_response(200, list_models()),
         }
         if method == "GET" and path.startswith("/v1/models/"):
@@ -283,9 +279,7 @@ class StubLLM:
         generation = generate(prompt, scenario, fault)
         response_id = responses.response_id(body, self.seed)
         if body.get("stream"):
-            return sse_response(
-                responses.events(response_id, model, body, prompt, generation), done_marker=False
-            )
+            return sse_response(responses.events(response_id, model, body, prompt, generation), done_marker=False)
         return json_response(200, responses.response(response_id, model, body, prompt, generation))
 
     # -- control API -----------------------------------------------------------------------------

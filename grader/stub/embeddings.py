@@ -11,9 +11,7 @@ from grader.stub.validation import check_model, check_number, invalid_value
 
 MAX_INPUTS = 2048
 MAX_INPUT_TOKENS = 8192
-_BAD_INPUT = (
-    "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
-)
+_BAD_INPUT = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
 
 
 def _texts(value: Any) -> list[str]:
@@ -36,9 +34,7 @@ def _texts(value: Any) -> list[str]:
     if not texts:
         raise invalid(_BAD_INPUT)
     if len(texts) > MAX_INPUTS:
-        raise invalid(
-            f"Too many inputs. The max number of inputs is {MAX_INPUTS}, got {len(texts)}.", param="input"
-        )
+        raise invalid(f"Too many inputs. The max number of inputs is {MAX_INPUTS}, got {len(texts)}.", param="input")
     return texts
 
 
@@ -70,9 +66,7 @@ def create(body: dict[str, Any]) -> dict:
             "object": "embedding",
             "index": i,
             "embedding": (
-                base64.b64encode(vector.astype("<f4").tobytes()).decode()
-                if encoding == "base64"
-                else vector.tolist()
+                base64.b64encode(vector.astype("<f4").tobytes()).decode() if encoding == "base64" else vector.tolist()
             ),
         }
         for i, vector in enumerate(vectors)

@@ -49,9 +49,7 @@ def missing(param: str) -> APIError:
 
 def wrong_type(param: str, expected: str, value: object) -> APIError:
     """The real wording for a field of the wrong JSON type."""
-    got = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), "a number"
-    )
+    got = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
     if value is None:
         got = "null"
     return invalid(

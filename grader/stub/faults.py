@@ -53,9 +53,7 @@ class Fault:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(KINDS)}")
         unknown = set(params) - _PARAMS[kind]
         if unknown:
-            raise ValueError(
-                f"fault {kind!r} takes {sorted(_PARAMS[kind]) or 'no parameters'}, not {sorted(unknown)}"
-            )
+            raise ValueError(f"fault {kind!r} takes {sorted(_PARAMS[kind]) or 'no parameters'}, not {sorted(unknown)}")
         if kind == "server_error" and params.get("status", 500) not in _SERVER_ERRORS:
             raise ValueError(f"server_error status must be one of {sorted(_SERVER_ERRORS)}")
         if kind == "rate_limit" and params.get("code", "rate_limit_exceeded") not in (

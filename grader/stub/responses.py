@@ -70,20 +70,14 @@ def _turns(body: dict) -> tuple[Turn, ...]:
         elif kind == "function_call_output":
             call_id = item.get("call_id")
             if call_id not in calls:
-                raise invalid(
-                    f"No tool call found for function call output with call_id {call_id}.", param="input"
-                )
+                raise invalid(f"No tool call found for function call output with call_id {call_id}.", param="input")
             answered.add(call_id)
             output = item.get("output")
             turns.append(
-                Turn(
-                    "tool", output if isinstance(output, str) else _text(output), (), call_id, calls[call_id]
-                )
+                Turn("tool", output if isinstance(output, str) else _text(output), (), call_id, calls[call_id])
             )
         else:
-            raise invalid_value(
-                kind, ("message", "function_call", "function_call_output"), f"input[{i}].type"
-            )
+            raise invalid_value(kind, ("message", "function_call", "function_call_output"), f"input[{i}].type")
     for call_id in calls:
         if call_id not in answered:
             raise invalid(f"No tool output found for function call {call_id}.", param="input")
@@ -98,15 +92,11 @@ def _tools(tools: Any) -> tuple[Tool, ...]:
     parsed = []
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type") != "function":
-            raise invalid_value(
-                tool.get("type") if isinstance(tool, dict) else tool, ("function",), f"tools[{i}].type"
-            )
+            raise invalid_value(tool.get("type") if isinstance(tool, dict) else tool, ("function",), f"tools[{i}].type")
         name = check_tool_name(tool.get("name"), f"tools[{i}].name")
         parameters = tool.get("parameters") or {"type": "object", "properties": {}}
         if tool.get("strict"):
-            check_strict(
-                parameters, f"function '{name}'", f"tools[{i}].parameters", "invalid_function_parameters"
-            )
+            check_strict(parameters, f"function '{name}'", f"tools[{i}].parameters", "invalid_function_parameters")
         parsed.append(Tool(name, tool.get("description") or "", parameters, bool(tool.get("strict"))))
     return tuple(parsed)
 
@@ -213,7 +203,7 @@ def response(rid: str, model: str, body: dict, prompt: Prompt, generation: Gener
     output_tokens = completion_tokens(generation) if generation else 0
     truncated = generation is not None and generation.finish_reason == "length"
     status = "in_progress" if generation is None else "incomplete" if truncated else "completed"
-    return {
+    result: dict[str, Any] = {
         "id": rid,
         "object": "response",
         "created_at": CREATED,
@@ -228,7 +218,6 @@ def response(rid: str, model: str, body: dict, prompt: Prompt, generation: Gener
         "previous_response_id": None,
         "reasoning": {"effort": None, "summary": None},
         "service_tier": "default",
-        "store": bool(body.get("store", True)),
         "temperature": float(body.get("temperature", 1.0)),
         "text": {"format": _format_echo(prompt.output)},
         "tool_choice": prompt.tool_choice
@@ -250,21 +239,19 @@ def response(rid: str, model: str, body: dict, prompt: Prompt, generation: Gener
         "top_p": float(body.get("top_p", 1.0)),
         "truncation": "disabled",
         "metadata": body.get("metadata") or {},
-        "usage": None
-        if generation is None
-        else {
+    }
+    if generation is not None:  # the in-progress shell has no usage yet (the spec has no null here)
+        result["usage"] = {
             "input_tokens": input_tokens,
             "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": output_tokens,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": input_tokens + output_tokens,
-        },
-    }
+        }
+    return result
 
 
-def events(
-    rid: str, model: str, body: dict, prompt: Prompt, generation: Generation
-) -> Iterator[tuple[str, dict]]:
+def events(rid: str, model: str, body: dict, prompt: Prompt, generation: Generation) -> Iterator[tuple[str, dict]]:
     """The named server-sent events of a streamed response, numbered as the real API numbers them."""
     final = response(rid, model, body, prompt, generation)
     shell = response(rid, model, body, prompt, None)
@@ -287,7 +274,9 @@ def events(
             )
             for piece in pieces(item["arguments"], size=16):
                 yield event("response.function_call_arguments.delta", **where, delta=piece)
-            yield event("response.function_call_arguments.done", **where, arguments=item["arguments"])
+            yield event(
+                "response.function_call_arguments.done", **where, name=item["name"], arguments=item["arguments"]
+            )
         else:
             part = item["content"][0]
             yield event(
@@ -308,6 +297,4 @@ def events(
                 yield event("response.output_text.done", **where, text=part["text"], logprobs=[])
             yield event("response.content_part.done", **where, part=part)
         yield event("response.output_item.done", output_index=index, item=item)
-    yield event(
-        "response.incomplete" if final["status"] == "incomplete" else "response.completed", response=final
-    )
+    yield event("response.incomplete" if final["status"] == "incomplete" else "response.completed", response=final)

@@ -97,17 +97,12 @@ class Rule:
             "tool_result_contains": "\n".join(t.text for t in prompt.since_last_user() if t.role == "tool"),
         }
         for key, haystack in texts.items():
-            if key in self.when and not all(
-                s.lower() in haystack.lower() for s in _strings(self.when[key], key)
-            ):
+            if key in self.when and not all(s.lower() in haystack.lower() for s in _strings(self.when[key], key)):
                 return False
         when = self.when
         offered = {t.name for t in prompt.tools}
         return (
-            (
-                "user_matches" not in when
-                or re.search(when["user_matches"], user_text, re.IGNORECASE) is not None
-            )
+            ("user_matches" not in when or re.search(when["user_matches"], user_text, re.IGNORECASE) is not None)
             and ("model" not in when or when["model"] == prompt.model)
             and ("tools" not in when or set(_strings(when["tools"], "tools")) <= offered)
             and ("response_format" not in when or when["response_format"] == prompt.output.kind)
@@ -141,13 +136,9 @@ def render(step: dict, prompt: Prompt) -> Generation:
     content = _fill(step["content"], prompt) if "content" in step else None
     calls = []
     for index, spec in enumerate(step.get("tool_calls", [])):
-        call = call_tool(
-            prompt, prompt.tool(spec["name"]) or Tool(spec["name"]), spec.get("arguments"), index
-        )
+        call = call_tool(prompt, prompt.tool(spec["name"]) or Tool(spec["name"]), spec.get("arguments"), index)
         calls.append(replace(call, id=spec["id"]) if "id" in spec else call)
-    return Generation(
-        content=content, tool_calls=tuple(calls), finish_reason="tool_calls" if calls else "stop"
-    )
+    return Generation(content=content, tool_calls=tuple(calls), finish_reason="tool_calls" if calls else "stop")
 
 
 class Scenario:

@@ -66,14 +66,10 @@ def _instance(schema: dict, root: dict, hint: StringHint, name: str, depth: int)
     kind = _first_type(schema)
     if kind == "object":
         props = schema.get("properties", {})
-        wanted = (
-            props if depth < _MAX_DEPTH else {k: props[k] for k in schema.get("required", []) if k in props}
-        )
+        wanted = props if depth < _MAX_DEPTH else {k: props[k] for k in schema.get("required", []) if k in props}
         return {key: _instance(sub, root, hint, key, depth + 1) for key, sub in wanted.items()}
     if kind == "array":
-        count = (
-            max(int(schema.get("minItems", 1)), 1) if depth < _MAX_DEPTH else int(schema.get("minItems", 0))
-        )
+        count = max(int(schema.get("minItems", 1)), 1) if depth < _MAX_DEPTH else int(schema.get("minItems", 0))
         items = schema.get("items", {})
         return [_instance(items, root, hint, name, depth + 1) for _ in range(count)]
     if kind == "integer":
@@ -160,9 +156,7 @@ def _strict_walk(node: Any, context: tuple[str, ...]) -> str | None:
     if not isinstance(node, dict):
         return None
     where = f"In context={context}, "
-    is_object = node.get("type") == "object" or (
-        isinstance(node.get("type"), list) and "object" in node["type"]
-    )
+    is_object = node.get("type") == "object" or (isinstance(node.get("type"), list) and "object" in node["type"])
     if is_object or "properties" in node:
         if node.get("additionalProperties") is not False:
             return where + "'additionalProperties' is required to be supplied and to be false."

@@ -111,9 +111,7 @@ class StubServer:
     With ``set_env`` the ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` variables point at it until then.
     """
 
-    def __init__(
-        self, stub: StubLLM, host: str = "127.0.0.1", port: int = 0, *, set_env: bool = False
-    ) -> None:
+    def __init__(self, stub: StubLLM, host: str = "127.0.0.1", port: int = 0, *, set_env: bool = False) -> None:
         self.stub = stub
         self._httpd = _HTTPServer(stub, (host, port))
         self.host, self.port = self._httpd.server_address[:2]

@@ -42,9 +42,7 @@ def check_model(body: Mapping[str, Any], kind: str, endpoint: str) -> ModelInfo:
     return require_kind(model, kind, endpoint)
 
 
-def check_number(
-    body: Mapping[str, Any], name: str, low: float, high: float | None, *, integer: bool
-) -> None:
+def check_number(body: Mapping[str, Any], name: str, low: float, high: float | None, *, integer: bool) -> None:
     """Range and type check of an optional numeric field, in the real API's words."""
     value = body.get(name)
     if value is None:
@@ -54,15 +52,13 @@ def check_number(
         raise wrong_type(name, "an integer" if integer else "a decimal", value)
     if value < low:
         raise invalid(
-            f"Invalid '{name}': {noun} below minimum value. Expected a value >= {low:g}, "
-            f"but got {value} instead.",
+            f"Invalid '{name}': {noun} below minimum value. Expected a value >= {low:g}, but got {value} instead.",
             param=name,
             code=f"{noun}_below_min_value",
         )
     if high is not None and value > high:
         raise invalid(
-            f"Invalid '{name}': {noun} above maximum value. Expected a value <= {high:g}, "
-            f"but got {value} instead.",
+            f"Invalid '{name}': {noun} above maximum value. Expected a value <= {high:g}, but got {value} instead.",
             param=name,
             code=f"{noun}_above_max_value",
         )
@@ -111,8 +107,7 @@ def check_messages(messages: Any) -> None:
         raise wrong_type("messages", "an array", messages)
     if not messages:
         raise invalid(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty "
-            "array instead.",
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
             param="messages",
             code="empty_array",
         )
@@ -135,15 +130,8 @@ def _check_message(message: Any, i: int) -> None:
         raise missing(f"{where}.content")
     if content is not None and not isinstance(content, (str, list)):
         raise wrong_type(f"{where}.content", "one of a string or array of objects", content)
-    if (
-        role == "assistant"
-        and content is None
-        and not message.get("tool_calls")
-        and not message.get("refusal")
-    ):
-        raise invalid(
-            "Invalid value for 'content': expected a string, got null.", param=f"messages.[{i}].content"
-        )
+    if role == "assistant" and content is None and not message.get("tool_calls") and not message.get("refusal"):
+        raise invalid("Invalid value for 'content': expected a string, got null.", param=f"messages.[{i}].content")
     if role == "tool" and not message.get("tool_call_id"):
         raise missing(f"{where}.tool_call_id")
     for k, call in enumerate(message.get("tool_calls") or []) if role == "assistant" else ():
@@ -182,8 +170,7 @@ def _check_tool_pairing(messages: list[dict]) -> None:
             call_id = message["tool_call_id"]
             if call_id not in open_ids:
                 raise invalid(
-                    f"Invalid parameter: 'tool_call_id' of '{call_id}' not found in 'tool_calls' of previous "
-                    "message.",
+                    f"Invalid parameter: 'tool_call_id' of '{call_id}' not found in 'tool_calls' of previous message.",
                     param=f"messages.[{i}].tool_call_id",
                 )
             if call_id in unanswered:
