@@ -143,3 +143,11 @@ def test_magics_shell_lines_and_top_level_await(sample_variant):
              "assert x == 1 and list(out) == ['from-shell'], out\n")
     result = grade_notebook(sample_variant(extra_cells=[(2, extra)]), limits=FAST)
     assert result.cell_errors == [] and result.score == 3
+
+
+def test_a_call_that_never_returns_times_out_without_losing_other_parts(sample_variant):
+    source = "def mean(values):\n    while True:\n        pass\n"
+    result = grade_notebook(sample_variant({MEAN: source}), limits=FAST)
+    mean = parts(result)["sample-mean"]
+    assert mean.points == 0 and "did not finish in time" in mean.feedback[0]
+    assert parts(result)["sample-ask"].points == 2, "the child was interrupted, not lost"

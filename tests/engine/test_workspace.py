@@ -1,0 +1,86 @@
+"""The learner side of a check, in-process: calls, handles, the virtual clock, output capture."""
+
+import asyncio
+import time
+
+import pytest
+
+from grader.engine import clock
+from grader.engine.remote import Learner, LearnerRaised, MissingDefinition, kind
+from grader.engine.workspace import Workspace
+
+real_clock = clock._real_perf_counter  # time.perf_counter itself includes virtual sleeps
+
+
+@pytest.fixture
+def learner():
+    clock.install(virtual=False)
+    source = """
+import time, asyncio
+
+def backoff(n):
+    waited = []
+    for attempt in range(n):
+        start = time.monotonic()
+        time.sleep(2 ** attempt)
+        waited.append(time.monotonic() - start)
+    return waited
+
+async def fetch(x):
+    await asyncio.sleep(30)
+    return x * 2
+
+class Counter:
+    def __init__(self):
+        self.count = 0
+    def add(self, k):
+        self.count += k
+        print("added", k)
+        return self
+
+def broken():
+    raise ValueError("bad input")
+"""
+    namespace = {}
+    exec(source, namespace)
+    return Learner(Workspace(namespace).run)
+
+
+def test_sleeps_are_virtual_instant_and_recorded(learner):
+    started = real_clock()
+    waited = learner.backoff(6)
+    assert real_clock() - started < 0.5
+    assert learner.last.sleeps == [1, 2, 4, 8, 16, 32]
+    assert all(w >= s for w, s in zip(waited, [1, 2, 4, 8, 16, 32], strict=True)), "monotonic moves with sleeps"
+
+
+def test_coroutines_are_awaited_with_virtual_asyncio_sleep(learner):
+    started = real_clock()
+    assert learner.fetch(21) == 42
+    assert real_clock() - started < 0.5 and learner.last.sleeps == [30]
+
+
+def test_objects_stay_behind_handles(learner):
+    counter = learner.Counter()
+    assert kind(counter) == "Counter"
+    same = counter.add(3)
+    assert learner.last.output == "added 3\n"
+    assert kind(same) == "Counter" and counter.count == 3
+
+
+def test_exceptions_and_missing_names(learner):
+    with pytest.raises(LearnerRaised) as raised:
+        learner.broken()
+    assert raised.value.is_a("ValueError") and raised.value.message == "bad input"
+    assert not raised.value.is_a("openai.RateLimitError")
+    with pytest.raises(MissingDefinition):
+        learner.nothing_here()
+    assert "backoff" in learner and "nothing_here" not in learner
+
+
+def test_real_sleeps_outside_checks():
+    clock.install(virtual=False)
+    started = real_clock()
+    time.sleep(0.05)
+    asyncio.run(asyncio.sleep(0.05))
+    assert real_clock() - started >= 0.1
