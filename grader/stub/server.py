@@ -12,6 +12,7 @@ import os
 import socket
 import socketserver
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -22,14 +23,6 @@ if TYPE_CHECKING:
     from grader.stub.core import StubLLM
 
 _POLL = 0.01  # seconds; how soon close() is noticed by the accept loop
-_REASONS = {
-    0: "Dropped",
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    404: "Not Found",
-    429: "Too Many Requests",
-}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -60,7 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
     def _send(self, response: StubResponse) -> None:
-        head = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Error')}"]
+        head = [f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}"]
         head += [f"{name}: {value}" for name, value in response.headers.items()]
         if response.stream is None:
             head.append(f"content-length: {len(response.body)}")

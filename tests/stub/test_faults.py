@@ -175,3 +175,21 @@ def test_bad_fault_specs_fail_loudly(stub: StubLLM) -> None:
         stub.queue_fault("rate_limit", seconds=3)
     with pytest.raises(ValueError, match="status"):
         stub.queue_fault("server_error", status=418)
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("fast_backoff")
+async def test_async_sdk_sees_the_same_faults(make_async_client, stub: StubLLM) -> None:
+    stub.queue_fault("rate_limit", retry_after_ms=5)
+    reply = await make_async_client(max_retries=1).chat.completions.create(model=MODEL, messages=user("hi"))
+    assert reply.choices and [r.retry_count for r in stub.requests] == [0, 1]
+    client = make_async_client(max_retries=0, timeout=0.1)
+    stub.queue_fault("timeout")
+    with pytest.raises(openai.APITimeoutError):
+        await client.chat.completions.create(model=MODEL, messages=user("hi"))
+    stub.queue_fault("drop_connection")
+    with pytest.raises(openai.APIConnectionError):
+        await client.models.list()
+    stub.queue_fault("rate_limit", code="insufficient_quota", path="embeddings")
+    with pytest.raises(openai.RateLimitError):
+        await client.embeddings.create(model="text-embedding-3-small", input="x")

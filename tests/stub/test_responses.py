@@ -108,3 +108,13 @@ def test_rejections(client: openai.OpenAI, kwargs: dict, message: str) -> None:
     with pytest.raises(openai.BadRequestError) as excinfo:
         client.responses.create(model=MODEL, **kwargs)
     assert message in excinfo.value.message
+
+
+@pytest.mark.anyio
+async def test_async_every_endpoint(make_async_client) -> None:
+    client = make_async_client(max_retries=0)
+    assert (await client.responses.create(model=MODEL, input="hi")).output_text
+    assert len((await client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])).data) == 2
+    assert "gpt-4o-mini" in {m.id async for m in client.models.list()}
+    events = [e.type async for e in await client.responses.create(model=MODEL, input="hi", stream=True)]
+    assert events[-1] == "response.completed"
