@@ -25,8 +25,9 @@ from grader.stub.validation import (
     check_number,
     check_sampling,
     check_strict,
-    check_tool_name,
     invalid_value,
+    make_tool,
+    tool_choice,
 )
 
 CREATED = 1_735_689_600
@@ -47,6 +48,8 @@ def parse_request(body: dict[str, Any]) -> tuple[Prompt, str]:
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
         )
     tools = _tools(body.get("tools"))
+    choice = body.get("tool_choice")
+    forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
     names_by_call = {
         call["id"]: call["function"]["name"]
         for m in messages
@@ -69,7 +72,7 @@ def parse_request(body: dict[str, Any]) -> tuple[Prompt, str]:
         model=info.id,
         turns=turns,
         tools=tools,
-        tool_choice=_tool_choice(body.get("tool_choice"), tools),
+        tool_choice=tool_choice(choice, forced, tools),
         output=_output_format(body.get("response_format"), turns),
         max_tokens=body.get("max_completion_tokens", body.get("max_tokens")),
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
@@ -88,38 +91,10 @@ def _tools(tools: Any) -> tuple[Tool, ...]:
             raise wrong_type(f"tools[{i}]", "an object", tool)
         if tool.get("type") != "function":
             raise invalid_value(tool.get("type"), ("function", "custom"), f"tools[{i}].type")
-        function = tool.get("function")
-        if not isinstance(function, dict):
+        if not isinstance(tool.get("function"), dict):
             raise missing(f"tools[{i}].function")
-        name = check_tool_name(function.get("name"), f"tools[{i}].function.name")
-        parameters = function.get("parameters") or {"type": "object", "properties": {}}
-        if function.get("strict"):
-            check_strict(
-                parameters,
-                f"function '{name}'",
-                f"tools[{i}].function.parameters",
-                "invalid_function_parameters",
-            )
-        parsed.append(Tool(name, function.get("description") or "", parameters, bool(function.get("strict"))))
+        parsed.append(make_tool(tool["function"], f"tools[{i}].function"))
     return tuple(parsed)
-
-
-def _tool_choice(choice: Any, tools: tuple[Tool, ...]) -> str:
-    if choice is None:
-        return "auto" if tools else "none"
-    if not tools:
-        raise invalid(
-            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
-            param="tool_choice",
-        )
-    if isinstance(choice, str):
-        if choice not in ("none", "auto", "required"):
-            raise invalid_value(choice, ("none", "auto", "required"), "tool_choice")
-        return choice
-    name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
-    if not any(t.name == name for t in tools):
-        raise invalid(f"Invalid value for 'tool_choice': function '{name}' not found in 'tools'.", param="tool_choice")
-    return str(name)
 
 
 def _output_format(response_format: Any, turns: tuple[Turn, ...]) -> OutputFormat:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from grader.stub import chat, embeddings, responses
+from grader.stub.conversation import Generation, Prompt
 from grader.stub.errors import APIError, bad_api_key, invalid, missing_api_key, unknown_url
 from grader.stub.faults import CONTENT_KINDS, Fault, FaultPlan
 from grader.stub.generation import generate
@@ -258,28 +259,31 @@ class StubLLM:
             raise model_not_found(model)
         return json_response(200, MODELS[model].to_dict())
 
-    def _chat(self, _path: str, body: dict, fault: Fault | None) -> StubResponse:
-        prompt, model = chat.parse_request(body)
+    def _generate(
+        self, parse: Callable[[dict], tuple[Prompt, str]], body: dict, fault: Fault | None
+    ) -> tuple[Prompt, str, Generation]:
+        """Parse with the endpoint's own checks, then let the current scenario (or default) answer."""
+        prompt, model = parse(body)
         with self._lock:
             scenario = self._scenario
-        generation = generate(prompt, scenario, fault)
+        return prompt, model, generate(prompt, scenario, fault)
+
+    def _chat(self, _path: str, body: dict, fault: Fault | None) -> StubResponse:
+        prompt, model, generation = self._generate(chat.parse_request, body, fault)
         completion_id = chat.completion_id(body, self.seed)
         n = body.get("n") or 1
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return sse_response(
-                chat.chunks(completion_id, model, prompt, generation, n, include_usage), done_marker=True
-            )
+            events = chat.chunks(completion_id, model, prompt, generation, n, include_usage)
+            return sse_response(events, done_marker=True)
         return json_response(200, chat.completion(completion_id, model, prompt, generation, n))
 
     def _responses(self, _path: str, body: dict, fault: Fault | None) -> StubResponse:
-        prompt, model = responses.parse_request(body)
-        with self._lock:
-            scenario = self._scenario
-        generation = generate(prompt, scenario, fault)
+        prompt, model, generation = self._generate(responses.parse_request, body, fault)
         response_id = responses.response_id(body, self.seed)
         if body.get("stream"):
-            return sse_response(responses.events(response_id, model, body, prompt, generation), done_marker=False)
+            events = responses.events(response_id, model, body, prompt, generation)
+            return sse_response(events, done_marker=False)
         return json_response(200, responses.response(response_id, model, body, prompt, generation))
 
     # -- control API -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from grader.stub.conversation import (
     stable_id,
 )
 from grader.stub.errors import invalid, missing, wrong_type
-from grader.stub.validation import check_model, check_sampling, check_strict, check_tool_name, invalid_value
+from grader.stub.validation import check_model, check_sampling, check_tool_name, invalid_value, make_tool, tool_choice
 
 _ROLES = ("user", "assistant", "system", "developer")
 
@@ -89,29 +89,11 @@ def _tools(tools: Any) -> tuple[Tool, ...]:
         return ()
     if not isinstance(tools, list):
         raise wrong_type("tools", "an array", tools)
-    parsed = []
     for i, tool in enumerate(tools):
         if not isinstance(tool, dict) or tool.get("type") != "function":
-            raise invalid_value(tool.get("type") if isinstance(tool, dict) else tool, ("function",), f"tools[{i}].type")
-        name = check_tool_name(tool.get("name"), f"tools[{i}].name")
-        parameters = tool.get("parameters") or {"type": "object", "properties": {}}
-        if tool.get("strict"):
-            check_strict(parameters, f"function '{name}'", f"tools[{i}].parameters", "invalid_function_parameters")
-        parsed.append(Tool(name, tool.get("description") or "", parameters, bool(tool.get("strict"))))
-    return tuple(parsed)
-
-
-def _tool_choice(choice: Any, tools: tuple[Tool, ...]) -> str:
-    if choice is None:
-        return "auto" if tools else "none"
-    if isinstance(choice, str):
-        if choice not in ("none", "auto", "required"):
-            raise invalid_value(choice, ("none", "auto", "required"), "tool_choice")
-        return choice
-    name = choice.get("name") if isinstance(choice, dict) else None
-    if not any(t.name == name for t in tools):
-        raise invalid(f"Tool choice '{name}' not found in 'tools' parameter.", param="tool_choice")
-    return str(name)
+            kind = tool.get("type") if isinstance(tool, dict) else tool
+            raise invalid_value(kind, ("function",), f"tools[{i}].type")
+    return tuple(make_tool(tool, f"tools[{i}]") for i, tool in enumerate(tools))
 
 
 def _output_format(text: Any) -> OutputFormat:
@@ -138,11 +120,13 @@ def parse_request(body: dict[str, Any]) -> tuple[Prompt, str]:
         )
     check_sampling(body, ("max_output_tokens",))
     tools = _tools(body.get("tools"))
+    choice = body.get("tool_choice")
+    forced = choice.get("name") if isinstance(choice, dict) else None
     prompt = Prompt(
         model=info.id,
         turns=_turns(body),
         tools=tools,
-        tool_choice=_tool_choice(body.get("tool_choice"), tools),
+        tool_choice=tool_choice(choice, forced, tools),
         output=_output_format(body.get("text")),
         max_tokens=body.get("max_output_tokens"),
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,

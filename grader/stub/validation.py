@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from grader.stub.conversation import Tool
 from grader.stub.errors import APIError, invalid, missing, wrong_type
 from grader.stub.models import ModelInfo, require_kind
 from grader.stub.schema_instance import strict_schema_error
@@ -89,6 +90,34 @@ def check_strict(schema: Any, label: str, param: str, code: str | None) -> None:
     problem = strict_schema_error(schema)
     if problem:
         raise invalid(f"Invalid schema for {label}: {problem}", param=param, code=code)
+
+
+def make_tool(spec: Mapping[str, Any], where: str) -> Tool:
+    """A function tool from its spec (chat nests it under ``function``, Responses does not)."""
+    name = check_tool_name(spec.get("name"), f"{where}.name")
+    parameters = spec.get("parameters") or {"type": "object", "properties": {}}
+    if spec.get("strict"):
+        check_strict(parameters, f"function '{name}'", f"{where}.parameters", "invalid_function_parameters")
+    return Tool(name, spec.get("description") or "", parameters, bool(spec.get("strict")))
+
+
+def tool_choice(choice: Any, named: Any, tools: tuple[Tool, ...]) -> str:
+    """``auto``/``none``/``required``, or the name of the forced function (``named``, taken from
+    the endpoint's own object form) after checking that it is offered."""
+    if choice is None:
+        return "auto" if tools else "none"
+    if not tools:
+        raise invalid(
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+            param="tool_choice",
+        )
+    if isinstance(choice, str):
+        if choice not in ("none", "auto", "required"):
+            raise invalid_value(choice, ("none", "auto", "required"), "tool_choice")
+        return choice
+    if not any(t.name == named for t in tools):
+        raise invalid(f"Invalid value for 'tool_choice': function '{named}' not found in 'tools'.", param="tool_choice")
+    return str(named)
 
 
 def _text_of(content: Any) -> str:
