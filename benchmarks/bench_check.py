@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -28,9 +29,13 @@ c.CourseDirectory.db_students = [dict(id="learner")]
 """
 
 
+# nbgrader runs `alembic` from PATH: make the venv's scripts findable even when it is not activated.
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def timed(command: list[str], cwd: Path, ok_codes=(0,)) -> float:
     started = time.perf_counter()
-    run = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    run = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if run.returncode not in ok_codes:
         sys.exit(f"{' '.join(command)} failed ({run.returncode}):\n{run.stderr[-2000:]}")

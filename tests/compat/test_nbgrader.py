@@ -1,6 +1,7 @@
 """Instructors who already use nbgrader can keep using it on our notebooks."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NBGRADER = [sys.executable, "-m", "nbgrader"]
+# nbgrader runs `alembic` from PATH: make the venv's scripts findable even when it is not activated.
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 CONFIG = """c = get_config()
 c.CourseDirectory.root = "."
 c.CourseDirectory.db_assignments = [dict(name="{name}")]
@@ -32,7 +35,7 @@ def test_generate_assignment_and_autograde_accept_our_notebooks(tmp_path, soluti
     (tmp_path / "nbgrader_config.py").write_text(CONFIG.format(name=name))
 
     def nbgrader(*args):
-        run = subprocess.run([*NBGRADER, *args, "--force"], cwd=tmp_path, capture_output=True, text=True,
+        run = subprocess.run([*NBGRADER, *args, "--force"], cwd=tmp_path, env=ENV, capture_output=True, text=True,
                              timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
 
