@@ -1,0 +1,1 @@
+"""Loaders for the evaluation data sets shipped in the repository's ``datasets/`` folder."""
