@@ -228,10 +228,14 @@ def test_retries_transient_errors(nb, stub, rng, quick):
 
 
 CLIENT_ERRORS = [
-    ("400", "BadRequestError", "a 400 response (a temperature above 2)"),
-    ("401", "AuthenticationError", "a 401 response (a wrong API key)"),
-    ("404", "NotFoundError", "a 404 response (a model that does not exist)"),
-    ("quota", "RateLimitError", "a 429 insufficient_quota response (the account is out of credit)"),
+    ("400", "BadRequestError", "a 400 response (a temperature above 2)",
+     "4xx errors other than 429 are not worth retrying: the same request fails the same way every time"),
+    ("401", "AuthenticationError", "a 401 response (a wrong API key)",
+     "4xx errors other than 429 are not worth retrying: the same request fails the same way every time"),
+    ("404", "NotFoundError", "a 404 response (a model that does not exist)",
+     "4xx errors other than 429 are not worth retrying: the same request fails the same way every time"),
+    ("quota", "RateLimitError", "a 429 insufficient_quota response (the account is out of credit)",
+     "An insufficient_quota 429 does not go away by waiting: the account needs credit"),
 ]
 
 
@@ -239,7 +243,7 @@ CLIENT_ERRORS = [
       "APIConnectionError; `raise` anything else at once, unchanged.")
 def test_does_not_retry_client_errors(nb, stub, rng, quick):
     cases = [CLIENT_ERRORS[0], rng.choice(CLIENT_ERRORS[1:])] if quick else CLIENT_ERRORS
-    for case, error_type, described in rng.sample(cases, len(cases)):
+    for case, error_type, described, why in rng.sample(cases, len(cases)):
         stub.reset()
         request = {"model": MODEL, "messages": _messages(_question(rng)), "max_tokens": 20}
         client = {"max_retries": 0}
@@ -250,24 +254,24 @@ def test_does_not_retry_client_errors(nb, stub, rng, quick):
         elif case == "404":
             request["model"] = f"gpt-9-{_token(rng, 6).lower()}"
         else:
-            stub.queue_fault("rate_limit", code="insufficient_quota")
+            stub.queue_fault("rate_limit", 10, code="insufficient_quota")
+        raised = got = None
         try:
             got = nb.call_with_retry(make("chat_call", request=request, client=client), max_attempts=4,
                                      base_delay=0.1, max_delay=1.0, deadline=60.0)
         except LearnerRaised as error:
             _unanswered(error)
-            sent = len(_chat_requests(stub))
-            assert sent == 1, (
-                f"call_with_retry retried {described}: the API saw {sent} identical requests. 4xx errors other "
-                "than 429 are not worth retrying: the same request fails the same way every time.")
-            assert error.is_a(error_type), (
-                f"After {described}, call_with_retry raised {error.type_name} instead of the {error_type} "
-                "itself: raise errors that are not worth retrying unchanged, so callers can handle them.")
-            assert sum(nb.last.sleeps) == 0, (
-                f"call_with_retry slept {sum(nb.last.sleeps):.2f} s before giving up on {described}, "
-                "which will not go away by waiting.")
-        else:
-            _fail(f"call_with_retry returned {got!r} after {described}; it should raise the error.")
+            raised = error
+        sent = len(_chat_requests(stub))
+        assert sent == 1, (
+            f"call_with_retry retried {described}: the API saw {sent} identical requests. {why}.")
+        assert raised is not None, f"call_with_retry returned {got!r} after {described}; it should raise the error."
+        assert raised.is_a(error_type), (
+            f"After {described}, call_with_retry raised {raised.type_name} instead of the {error_type} "
+            "itself: raise errors that are not worth retrying unchanged, so callers can handle them.")
+        assert sum(nb.last.sleeps) == 0, (
+            f"call_with_retry slept {sum(nb.last.sleeps):.2f} s before giving up on {described}, "
+            "which will not go away by waiting.")
 
 
 def _sleeps_after_failures(nb: Any, stub: Any, rng: random.Random, failures: int, **kwargs: Any) -> list[float]:
@@ -417,9 +421,11 @@ def _cost(price: dict, prompt: int, completion: int, cached: int = 0) -> float:
             + completion * price["output"]) / 1_000_000
 
 
-def _usage(rng: random.Random) -> tuple[dict, tuple[int, int, int]]:
+def _usage(rng: random.Random, cached_share: float | None = None) -> tuple[dict, tuple[int, int, int]]:
     prompt, completion = rng.randint(10, 6000), rng.randint(1, 2000)
     cached = rng.choice([0, rng.randrange(0, prompt + 1, 128) if prompt >= 128 else 0, prompt // 2])
+    if cached_share is not None:
+        cached = int(prompt * cached_share)
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                              "total_tokens": prompt + completion}
     if cached or rng.random() < 0.5:
@@ -437,9 +443,9 @@ def test_ledger_prices_usage(nb, rng, quick):
     ledger = nb.CostLedger(prices)
     totals = [0, 0, 0]
     expected_total = 0.0
-    for _ in range(4 if quick else 10):
+    for call in range(4 if quick else 10):
         model = rng.choice(models)
-        usage, (prompt, completion, cached) = _usage(rng)
+        usage, (prompt, completion, cached) = _usage(rng, 0.5 if call == 1 else None)
         got = ledger.record(usage, model)
         price = prices[model]
         expected = _cost(price, prompt, completion, cached)

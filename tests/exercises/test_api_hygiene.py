@@ -42,7 +42,7 @@ MISTAKES = {
     "retries_a_400": (
         "api-retry-code", "    if isinstance(error, openai.APIConnectionError):",
         "    return isinstance(error, openai.OpenAIError)\n    if isinstance(error, openai.APIConnectionError):",
-        "api-retry", "4xx errors other than 429 are not worth retrying"),
+        "api-retry", "call_with_retry retried a"),
     "ignores_retry_after": (
         "api-retry-code", "wait = retry_after_seconds(error)", "wait = None",
         "api-retry", "it ignored retry-after"),
