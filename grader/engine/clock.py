@@ -26,6 +26,7 @@ _real_asyncio_sleep = asyncio.sleep
 class VirtualClock:
     def __init__(self) -> None:
         self.virtual = False
+        self.foreign_threads: frozenset[int] = frozenset()  # sleep for real even while virtual
         self.offset = 0.0
         self.sleeps: list[float] = []
         self._lock = threading.Lock()
@@ -38,14 +39,17 @@ class VirtualClock:
             self.sleeps.append(seconds)
             self.offset += seconds
 
+    def _is_virtual(self) -> bool:
+        return self.virtual and threading.get_ident() not in self.foreign_threads
+
     def sleep(self, seconds: float) -> None:
-        if self.virtual:
+        if self._is_virtual():
             self.advance(seconds)
         else:
             _real_sleep(seconds)
 
     async def async_sleep(self, delay: float, result=None):
-        if self.virtual:
+        if self._is_virtual():
             self.advance(delay)
             delay = 0
         return await _real_asyncio_sleep(delay, result)
@@ -60,9 +64,16 @@ class VirtualClock:
         return _real_perf_counter() + self.offset
 
     @contextmanager
-    def running_virtual(self) -> Iterator[list[float]]:
-        """Make sleeps virtual for the block; yields the list of sleeps taken inside it."""
-        previous = self.virtual
+    def running_virtual(self, spare_existing_threads: bool = False) -> Iterator[list[float]]:
+        """Make sleeps virtual for the block; yields the list of sleeps taken inside it.
+
+        With *spare_existing_threads* (inside a Jupyter kernel), threads that were already
+        running, such as the kernel's own pollers, keep sleeping for real; the calling
+        thread and any thread started inside the block sleep virtually.
+        """
+        previous = self.virtual, self.foreign_threads
+        if spare_existing_threads:
+            self.foreign_threads = frozenset(t.ident for t in threading.enumerate()) - {threading.get_ident()}
         self.virtual = True
         start = len(self.sleeps)
         taken: list[float] = []
@@ -70,7 +81,7 @@ class VirtualClock:
             yield taken
         finally:
             taken.extend(self.sleeps[start:])
-            self.virtual = previous
+            self.virtual, self.foreign_threads = previous
 
 
 CLOCK = VirtualClock()

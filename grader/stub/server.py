@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import socketserver
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,6 +76,11 @@ class _HTTPServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-request (a timeout, a cancelled task) is normal here, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, which can take seconds without DNS.

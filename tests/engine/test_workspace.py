@@ -84,3 +84,29 @@ def test_real_sleeps_outside_checks():
     time.sleep(0.05)
     asyncio.run(asyncio.sleep(0.05))
     assert real_clock() - started >= 0.1
+
+
+def test_in_a_kernel_threads_that_were_already_running_keep_real_time():
+    import threading
+
+    clock.install(virtual=False)
+    stop = threading.Event()
+    poller_sleeps = []
+
+    def poller():  # like ipykernel's parent poller: time.sleep in a loop
+        while not stop.is_set():
+            started = real_clock()
+            time.sleep(0.01)
+            poller_sleeps.append(real_clock() - started)
+
+    thread = threading.Thread(target=poller, daemon=True)
+    thread.start()
+    namespace = {}
+    exec("import time\ndef wait():\n    time.sleep(100)\n    return 'done'\n", namespace)
+    learner = Learner(Workspace(namespace, in_kernel=True).run)
+    assert learner.wait() == "done"
+    time.sleep(0.05)
+    stop.set()
+    thread.join()
+    assert learner.last.sleeps == [100], "only the checked code's sleeps are virtual and recorded"
+    assert poller_sleeps and min(poller_sleeps) >= 0.009, "the kernel's thread slept for real"
