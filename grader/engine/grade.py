@@ -115,8 +115,9 @@ def _run_cells(cells: list[dict], workdir: Path, env: dict, limits: Limits) -> t
 
 def _missing_describer(plan: _Plan):
     def describe(name: str) -> str:
-        return (f"`{name}` is not defined: write it in its answer cell and run that cell "
-                f"(in {plan.submission.path.name})")
+        cell = plan.reference.cell_defining(name)
+        where = f"the answer cell '{cell.grade_id}'" if cell and cell.grade_id else "its answer cell"
+        return f"`{name}` is not defined: your notebook must define it in {where}"
 
     return describe
 

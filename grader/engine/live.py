@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from grader.engine import render
@@ -93,8 +93,18 @@ def _show(report: PartReport) -> None:
         display(report)
 
 
-def _not_run_yet(name: str) -> str:
-    return f"`{name}` is not defined yet: run the cell where you wrote it (and the cells above it) first"
+def _not_run_yet(exercise: str) -> Callable[[str], str]:
+    from grader.engine.course import reference_notebook
+
+    def describe(name: str) -> str:
+        try:
+            cell = reference_notebook(exercise).cell_defining(name)
+        except (LookupError, OSError):
+            cell = None
+        where = f"the cell that defines it ({cell.label})" if cell else "the cell where you wrote it"
+        return f"`{name}` is not defined yet: run {where} and the cells above it first"
+
+    return describe
 
 
 def check(part_id: str, *, namespace: dict[str, Any]) -> float | None:
@@ -108,7 +118,7 @@ def check(part_id: str, *, namespace: dict[str, Any]) -> float | None:
     exercise, checks = find_part(part_id)
     stub, url, key = _stub()
     learner = Learner(Workspace(namespace, in_kernel=True).run)
-    context = CheckContext(learner, stub, secrets.randbelow(2**32), quick=True, describe_missing=_not_run_yet)
+    context = CheckContext(learner, stub, secrets.randbelow(2**32), quick=True, describe_missing=_not_run_yet(exercise))
     with _environment(OPENAI_BASE_URL=url, OPENAI_API_KEY=key):
         part = run_part(part_id, _max_points(exercise, part_id), checks, context)
     _show(PartReport(part))

@@ -7,6 +7,7 @@ structural facts grading relies on and report anything else as a precise error.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -101,6 +102,13 @@ class Notebook:
     def cells_with_grade_id(self, grade_id: str) -> list[Cell]:
         return [cell for cell in self.cells if cell.grade_id == grade_id]
 
+    def cell_defining(self, name: str) -> Cell | None:
+        """The code cell whose top level defines *name* (def, class, assignment or import)."""
+        for cell in self.code_cells:
+            if name in _top_level_names(cell.source):
+                return cell
+        return None
+
     def parts(self) -> list[Part]:
         """Grade cells in order, each with the solution cells since the previous grade cell."""
         parts: list[Part] = []
@@ -112,6 +120,23 @@ class Notebook:
             elif cell.is_solution:
                 pending.append(cell)
         return parts
+
+
+def _top_level_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
 
 
 def _source_text(source: Any) -> str | None:

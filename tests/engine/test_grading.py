@@ -114,7 +114,8 @@ def test_deleted_and_duplicated_cells_are_named(sample_variant):
     assert deleted.status == R.GRADED
     assert any("locked cell 'sample-ask' was deleted" in p for p in deleted.problems)
     assert any("answer cell 'sample-mean-code' was deleted" in p for p in deleted.problems)
-    assert "`mean` is not defined" in parts(deleted)["sample-mean"].feedback[0]
+    assert ("`mean` is not defined: your notebook must define it in the answer cell 'sample-mean-code'"
+            in parts(deleted)["sample-mean"].feedback[0])
     assert parts(deleted)["sample-ask"].points == 2
 
     def duplicate(raw):

@@ -33,7 +33,7 @@ def test_missing_definition_says_which_cell_to_run(capsys):
     points = check("sample-mean", namespace={})
     assert points == 0.0
     out = capsys.readouterr().out
-    assert "`mean` is not defined yet: run the cell where you wrote it" in out
+    assert "`mean` is not defined yet: run the cell that defines it (cell 4 ('sample-mean-code'))" in out
     assert "Quick check" in out, "a learner is told that final grading uses more inputs"
 
 
