@@ -56,8 +56,8 @@ def serve(channel: Channel, workspace: Workspace, call_timeout: float) -> None:
         channel.send(reply)
 
 
-def main() -> None:
-    sock = socket.socket(fileno=int(sys.argv[1]))
+def run(sock: socket.socket) -> None:
+    """Serve one job on *sock*, then exit the process (spawned or forked alike)."""
     channel = Channel(sock)
     job = channel.receive()
     os.chdir(job["workdir"])
@@ -71,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(socket.socket(fileno=int(sys.argv[1])))

@@ -19,7 +19,7 @@ from grader.engine.course import course_root, reference_notebook
 from grader.engine.integrity import Integrity, compare
 from grader.engine.notebook import InvalidNotebook, Notebook, Part, read_notebook
 from grader.engine.remote import Learner
-from grader.engine.session import CellsRun, ChildSession, Limits, child_environment
+from grader.engine.session import CellsRun, ChildSession, Launcher, Limits, child_environment
 
 MAX_RESTARTS = 3
 
@@ -48,8 +48,13 @@ def _plan(path: Path) -> _Plan:
     return _Plan(submission, reference, checks, compare(submission, reference))
 
 
-def grade_notebook(path: str | Path, *, limits: Limits | None = None, seed: int | None = None) -> R.Result:
-    """Grade *path*; always returns a :class:`Result`, whatever the notebook does."""
+def grade_notebook(path: str | Path, *, limits: Limits | None = None, seed: int | None = None,
+                   launcher: Launcher | None = None) -> R.Result:
+    """Grade *path*; always returns a :class:`Result`, whatever the notebook does.
+
+    *launcher* starts the child process; batch grading passes a ``ZygoteLauncher`` so that
+    children are forked from a process that has imported the heavy modules already.
+    """
     path = Path(path)
     started = time.monotonic()
     try:
@@ -57,7 +62,7 @@ def grade_notebook(path: str | Path, *, limits: Limits | None = None, seed: int 
     except InvalidNotebook as error:
         return R.Result(str(path), None, R.INVALID, problems=[str(error)])
     seed = secrets.randbelow(2**32) if seed is None else seed
-    result = _grade(plan, limits or Limits(), seed)
+    result = _grade(plan, limits or Limits(), seed, launcher)
     result.seconds = time.monotonic() - started
     return result
 
@@ -67,7 +72,7 @@ def _execution_cells(plan: _Plan) -> list[dict]:
             for cell in plan.submission.code_cells]
 
 
-def _grade(plan: _Plan, limits: Limits, seed: int) -> R.Result:
+def _grade(plan: _Plan, limits: Limits, seed: int, launcher: Launcher | None) -> R.Result:
     from grader.stub import StubLLM
 
     api_key = "sk-stub-" + secrets.token_hex(12)
@@ -79,7 +84,7 @@ def _grade(plan: _Plan, limits: Limits, seed: int) -> R.Result:
             "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": api_key,
             "GRADER_DATASETS": str(course_root() / "datasets"),
         })
-        session, run = _run_cells(_execution_cells(plan), Path(workdir), env, limits)
+        session, run = _run_cells(_execution_cells(plan), Path(workdir), env, limits, launcher)
         try:
             context = CheckContext(Learner(session.request) if session else None, stub, seed, quick=False,
                                    describe_missing=_missing_describer(plan))
@@ -91,13 +96,15 @@ def _grade(plan: _Plan, limits: Limits, seed: int) -> R.Result:
     return result
 
 
-def _run_cells(cells: list[dict], workdir: Path, env: dict, limits: Limits) -> tuple[ChildSession | None, CellsRun]:
+def _run_cells(cells: list[dict], workdir: Path, env: dict, limits: Limits,
+               launcher: Launcher | None) -> tuple[ChildSession | None, CellsRun]:
     """Run the cells; a cell that hangs or kills the interpreter is skipped on a fresh start,
     so the parts that do not depend on it are still graded."""
     deadline = time.monotonic() + limits.notebook_seconds
     merged, skipped = CellsRun(), set()
     for _ in range(MAX_RESTARTS + 1):
-        session = ChildSession([c for c in cells if c["index"] not in skipped], workdir, env, limits, deadline)
+        kept = [cell for cell in cells if cell["index"] not in skipped]
+        session = ChildSession(kept, workdir, env, limits, deadline, launcher)
         run = session.run_cells()
         merged.cells.update(run.cells)
         if run.finished:

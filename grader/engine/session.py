@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from grader.engine.protocol import Channel, ChannelClosed, ChannelTimeout
 
@@ -89,19 +89,44 @@ def child_environment(workdir: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-class ChildSession:
-    def __init__(self, cells: list[dict], workdir: Path, env: dict[str, str], limits: Limits,
-                 deadline: float | None = None):
-        """Start the child; *deadline* (``time.monotonic()``) bounds the whole notebook."""
-        self.limits = limits
-        self.deadline = deadline if deadline is not None else time.monotonic() + limits.notebook_seconds
-        parent_sock, child_sock = socket.socketpair()
-        self.process = subprocess.Popen(
+class Launcher(Protocol):
+    """Starts the child process that serves one notebook on *child_sock*."""
+
+    def launch(self, child_sock: socket.socket, workdir: Path, env: dict[str, str]) -> ChildProcess: ...
+
+
+class ChildProcess(Protocol):
+    """What a session needs of the child: ``subprocess.Popen`` has all of it."""
+
+    pid: int
+    stdout: IO[bytes]
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+class SpawnLauncher:
+    """A new interpreter per notebook: simple, and what a single ``grader check`` uses."""
+
+    def launch(self, child_sock: socket.socket, workdir: Path, env: dict[str, str]) -> ChildProcess:
+        return subprocess.Popen(
             [sys.executable, "-m", "grader.engine.child", str(child_sock.fileno())],
             pass_fds=[child_sock.fileno()], cwd=workdir, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+class ChildSession:
+    def __init__(self, cells: list[dict], workdir: Path, env: dict[str, str], limits: Limits,
+                 deadline: float | None = None, launcher: Launcher | None = None):
+        """Start the child; *deadline* (``time.monotonic()``) bounds the whole notebook."""
+        self.limits = limits
+        self.deadline = deadline if deadline is not None else time.monotonic() + limits.notebook_seconds
+        parent_sock, child_sock = socket.socketpair()
+        self.process = (launcher or SpawnLauncher()).launch(child_sock, workdir, env)
         child_sock.close()
         self.channel = Channel(parent_sock)
         self.output = _CappedReader(self.process.stdout, limits.output_bytes)

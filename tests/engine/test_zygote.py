@@ -1,0 +1,52 @@
+"""Children forked from a warm zygote are graded exactly like freshly spawned ones."""
+
+from pathlib import Path
+
+import pytest
+
+from grader.engine import result as R
+from grader.engine.grade import grade_notebook
+from grader.engine.session import Limits
+from grader.engine.zygote import ZygoteLauncher
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = Limits(cell_seconds=3, notebook_seconds=30, call_seconds=3, memory_mb=1024)
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    with ZygoteLauncher() as launcher:
+        yield launcher
+
+
+def grade(path, zygote):
+    return grade_notebook(path, limits=FAST, launcher=zygote)
+
+
+def test_solution_and_exercise(zygote):
+    assert grade(ROOT / "solutions" / "00_sample.ipynb", zygote).score == 3
+    assert grade(ROOT / "exercises" / "00_sample.ipynb", zygote).score == 0
+
+
+@pytest.mark.parametrize(("source", "status", "expected"), [
+    ("import os\nos._exit(7)\n", R.CRASHED, "exited with code 7"),
+    ("import ctypes\nctypes.string_at(0)\n", R.CRASHED, "segmentation fault"),
+    ("while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass\n",
+     R.TIMED_OUT, "did not stop"),
+    ("hog = bytearray(4 * 1024**3)\n", R.MEMORY_LIMIT, "MemoryError"),
+])
+def test_broken_notebooks(zygote, sample_variant, source, status, expected):
+    result = grade(sample_variant({"sample-mean-code": source}), zygote)
+    assert result.status == status
+    mean = next(part for part in result.parts if part.id == "sample-mean")
+    assert expected in mean.feedback[0]
+    assert result.score == 2, "the other part is still graded"
+
+
+def test_each_child_starts_from_the_clean_zygote(zygote, sample_variant):
+    polluting = "import openai, os\nopenai.POLLUTED = True\nos.environ['LEFT_BEHIND'] = '1'\n"
+    grade(sample_variant(extra_cells=[(2, polluting)]), zygote)
+    probe = ("import openai, os\nassert not hasattr(openai, 'POLLUTED')\nassert 'LEFT_BEHIND' not in os.environ\n"
+             "assert os.environ['OPENAI_API_KEY'].startswith('sk-stub-')\n")
+    result = grade(sample_variant(extra_cells=[(2, probe)]), zygote)
+    assert result.cell_errors == [] and result.score == 3
