@@ -62,18 +62,31 @@ def _with_exercise(path: Path, exercise: str, scratch: Path) -> Path | str:
     return copy
 
 
-def _warm(parent_pid: int) -> None:
-    """Pool initializer: import the heavy modules once; exit if the grader is gone (kill -9)."""
+def _alive(pid: int) -> bool:
+    """Whether *pid* is running (a zombie, killed but not yet reaped, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+    except OSError:  # no /proc: fall back to whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _warm(grader_pid: int) -> None:
+    """Pool initializer: import the heavy modules once, and exit once the grader is gone (kill -9),
+    since the pool's own machinery keeps orphaned workers alive otherwise."""
     for name in WARM_MODULES:
         __import__(name)
 
     def watch() -> None:
-        while True:
+        while _alive(grader_pid):
             time.sleep(0.5)
-            try:
-                os.kill(parent_pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
+        os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
 

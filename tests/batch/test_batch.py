@@ -1,0 +1,186 @@
+"""Batch grading end to end: zip in, gradebook, resume, resubmission, exports read back, feedback."""
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.batch.gradebook import Gradebook, GradebookBusy, exclusive
+from grader.batch.runner import grade_batch
+from grader.batch.samples import variant, write_batch
+from grader.engine.session import Limits
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = Limits(cell_seconds=3, notebook_seconds=30, call_seconds=3, memory_mb=1024)
+LIMIT_ARGS = ["--cell-timeout", "3", "--timeout", "30", "--memory-mb", "1024"]
+
+
+def grader(*args):
+    return [sys.executable, "-m", "grader", *args]
+
+
+def count_rows(out):
+    path = out / "gradebook.sqlite"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=10) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        except sqlite3.OperationalError:  # table not created yet
+            return 0
+
+
+def read_csv(path):
+    return list(csv.reader(io.StringIO(path.read_text())))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, zip_folder):
+    """One zip of four submissions graded once; shared by the read-back tests."""
+    base = tmp_path_factory.mktemp("graded")
+    write_batch(base / "course", 4, ["full_marks", "empty_list", "not_answered", "syntax_error"], "nbgrader")
+    (base / "course" / "stray.txt").write_text("not a notebook")
+    archive = zip_folder(base / "course", base / "download.zip", prefix="export/")
+    out = base / "out"
+    summary = grade_batch(archive, out, jobs=2, limits=FAST, stream=io.StringIO())
+    return archive, out, summary
+
+
+def test_zip_is_graded_and_summarised(graded):
+    _, out, summary = graded
+    assert (summary.graded, summary.failed, summary.skipped) == (4, 0, 0)
+    assert [item.path.name for item in summary.unplaced] == ["stray.txt"]
+    assert "4 graded, 0 failed to run, 0 skipped as unchanged, 1 not placed" in summary.line()
+    assert read_csv(out / "unplaced.csv")[1][1] == "not a notebook (.ipynb)"
+
+
+def test_exports_match_the_gradebook(graded):
+    _, out, _ = graded
+    book = Gradebook(out / "gradebook.sqlite")
+    rows = {row.learner: row for row in book.rows()}
+    book.close()
+    assert {learner: row.score for learner, row in rows.items()} == {
+        "learner000": 3, "learner001": 2.5, "learner002": 0, "learner003": 2}
+
+    grades = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text())))
+    assert [g["learner"] for g in grades] == sorted(rows)
+    for line in grades:
+        row = rows[line["learner"]]
+        assert float(line["sample"]) == row.score == float(line["total"])
+        for part in row.result["parts"]:
+            assert float(line[f"sample:{part['id']}"]) == part["points"]
+
+    canvas = read_csv(out / "canvas.csv")
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "sample"]
+    assert canvas[1][0] == "Points Possible" and float(canvas[1][-1]) == 3
+    assert {line[2]: float(line[-1]) for line in canvas[2:]} == {k: r.score for k, r in rows.items()}
+
+    for learner, row in rows.items():
+        results = json.loads((out / "results" / learner / "sample.json").read_text())
+        assert results["score"] == row.score
+        assert sum(test["score"] for test in results["tests"]) == pytest.approx(row.score)
+        assert {t["name"]: t["status"] for t in results["tests"]} == {
+            p["id"]: "passed" if p["passed"] else "failed" for p in row.result["parts"]}
+
+
+def test_feedback_page_shows_own_failing_code_and_nothing_else(graded):
+    _, out, _ = graded
+    page = (out / "feedback" / "learner001" / "sample.html").read_text()
+    assert "2.5 / 3 points" in page
+    assert "return sum(values) / len(values)" in page  # their failing answer, in context
+    assert "Hint: An empty list has no mean" in page
+    others = ["learner000", "learner002", "learner003"]
+    assert not any(name in page for name in others)
+    book = Gradebook(out / "gradebook.sqlite")
+    seed = next(row for row in book.rows() if row.learner == "learner001").result["seed"]
+    book.close()
+    assert str(seed) not in page
+    broken = (out / "feedback" / "learner003" / "sample.html").read_text()
+    assert "SyntaxError" in broken and "return (sum(values) / len(values)" in broken
+
+
+def test_rerun_skips_unchanged_and_resubmission_keeps_history(graded, tmp_path):
+    archive, out, _ = graded
+    again = grade_batch(archive, out, jobs=2, limits=FAST, stream=io.StringIO())
+    assert (again.graded, again.skipped) == (0, 4)
+
+    folder = tmp_path / "resubmitted"
+    shutil.copytree(next((out / "unpacked").iterdir()) / "export", folder)
+    (folder / "submitted" / "learner002" / "sample" / "00_sample.ipynb").write_text(variant("full_marks"))
+    resubmitted = grade_batch(folder, out, jobs=1, limits=FAST, stream=io.StringIO())
+    assert (resubmitted.graded, resubmitted.skipped) == (1, 3)
+    book = Gradebook(out / "gradebook.sqlite")
+    history = [row.score for row in book.rows(history=True) if row.learner == "learner002"]
+    current = next(row for row in book.rows() if row.learner == "learner002")
+    book.close()
+    assert history == [0, 3] and current.score == 3
+    assert "learner002,3,3,3" in (out / "grades.csv").read_text()
+
+
+def test_export_regenerates_from_the_gradebook(graded):
+    _, out, _ = graded
+    (out / "grades.csv").unlink()
+    (out / "results" / "learner000" / "sample.json").unlink()
+    done = subprocess.run(grader("export", "--out", str(out)), cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (out / "grades.csv").read_text().startswith("learner,total,max_total,sample")
+    assert json.loads((out / "results" / "learner000" / "sample.json").read_text())["score"] == 3
+
+
+def _start(submissions, out, jobs="2"):
+    return subprocess.Popen(grader("grade", str(submissions), "--out", str(out), "--jobs", jobs, *LIMIT_ARGS),
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_kill_9_then_resume_grades_each_submission_exactly_once(batch, tmp_path):
+    submissions, out = batch(8), tmp_path / "out"
+    first = _start(submissions, out)
+    _wait_for(lambda: count_rows(out) >= 1)
+    os.kill(first.pid, signal.SIGKILL)
+    first.communicate()
+    before = count_rows(out)
+    assert before < 8, "the first run finished before it could be killed"
+    second = subprocess.run(grader("grade", str(submissions), "--out", str(out), *LIMIT_ARGS),
+                            cwd=ROOT, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert f"{8 - before} graded, 0 failed to run, {before} skipped as unchanged" in second.stdout
+    with sqlite3.connect(out / "gradebook.sqlite") as db:
+        learners = [row[0] for row in db.execute("SELECT learner FROM results ORDER BY learner")]
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert learners == [f"learner{i:03d}" for i in range(8)]
+
+
+def test_a_second_grader_on_the_same_out_is_refused_clearly(batch, tmp_path):
+    submissions, out = batch(4), tmp_path / "out"
+    first = _start(submissions, out, jobs="1")
+    _wait_for(lambda: (out / "gradebook.lock").exists() and "pid" in (out / "gradebook.lock").read_text())
+    second = subprocess.run(grader("grade", str(submissions), "--out", str(out)), cwd=ROOT,
+                            capture_output=True, text=True)
+    stdout, stderr = first.communicate(timeout=60)
+    assert second.returncode == 3
+    assert f"{out} is in use by another grader (pid {first.pid}" in second.stderr
+    assert first.returncode == 0, stderr
+    assert "4 graded" in stdout and count_rows(out) == 4
+
+
+def test_lock_is_released_when_the_holder_exits(tmp_path):
+    with exclusive(tmp_path), pytest.raises(GradebookBusy, match="pass a different --out"), exclusive(tmp_path):
+        pass
+    with exclusive(tmp_path):
+        pass
