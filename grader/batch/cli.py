@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BUSY = 0, 2, 3
-DEMO_SUBMISSIONS = Path(__file__).resolve().parents[2] / "datasets" / "sample_submissions"
+DEMO_SUBMISSIONS = Path(__file__).resolve().parents[2] / "datasets" / "sample_submissions" / "submitted"
 
 
 def _limit_options(parser: argparse.ArgumentParser, cell_timeout: float) -> None:

@@ -1,12 +1,14 @@
 """Where grading runs: a pool of warm worker processes here, or an existing Dask cluster.
 
-A worker imports the engine, the stub and the SDK once, then grades many submissions,
-each in a fresh child process, so a submission costs its own code and checks, not an
-interpreter start-up. Results come back as plain dicts (``Result.to_dict()``).
+A worker imports the engine, the stub and the SDK once and keeps a zygote (see
+``grader.engine.zygote``) that forks a fresh child per submission, so a submission costs
+its own code and checks, not an interpreter start-up. Results come back as plain dicts
+(``Result.to_dict()``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
@@ -17,10 +19,13 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.batch.discovery import Submission
 from grader.engine.session import Limits
+
+if TYPE_CHECKING:
+    from grader.engine.zygote import ZygoteLauncher
 
 WARM_MODULES = ["grader.engine.grade", "grader.stub", "grader.checks", "openai", "numpy"]
 
@@ -39,13 +44,21 @@ def task_for(submission: Submission, limits: Limits) -> Task:
     return Task(str(submission.path), submission.exercise, submission.needs_metadata, limits)
 
 
+@functools.cache
+def _launcher() -> ZygoteLauncher:
+    """This worker's zygote, started on first use and kept for every later submission."""
+    from grader.engine.zygote import ZygoteLauncher
+
+    return ZygoteLauncher()
+
+
 def grade_one(task: Task) -> dict[str, Any]:
     """Grade one submission; never raises for anything the notebook does."""
     from grader.engine.grade import grade_notebook
 
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
         path = _with_exercise(Path(task.path), task.exercise, Path(scratch)) if task.needs_metadata else task.path
-        result = grade_notebook(path, limits=task.limits).to_dict()
+        result = grade_notebook(path, limits=task.limits, launcher=_launcher()).to_dict()
     result["notebook"] = task.path
     return result
 
@@ -82,6 +95,7 @@ def _warm(grader_pid: int) -> None:
     since the pool's own machinery keeps orphaned workers alive otherwise."""
     for name in WARM_MODULES:
         __import__(name)
+    _launcher()
 
     def watch() -> None:
         while _alive(grader_pid):

@@ -1,9 +1,14 @@
+import io
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from grader.batch.runner import grade_batch
 from grader.batch.samples import write_batch
+from grader.engine.session import Limits
+
+FAST = Limits(cell_seconds=3, notebook_seconds=30, call_seconds=3, memory_mb=1024)
 
 QUICK_VARIANTS = ["full_marks", "empty_list", "not_answered", "syntax_error"]
 
@@ -21,6 +26,12 @@ def batch(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def fast():
+    """Short limits, so broken submissions cost seconds, not minutes."""
+    return FAST
+
+
+@pytest.fixture(scope="session")
 def zip_folder():
     """zip_folder(folder, archive, prefix="") writes *folder* into *archive* the way an LMS download looks."""
 
@@ -32,3 +43,15 @@ def zip_folder():
         return archive
 
     return make
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory, zip_folder):
+    """One zip of four submissions graded once; shared by the read-back tests."""
+    base = tmp_path_factory.mktemp("graded")
+    write_batch(base / "course", 4, ["full_marks", "empty_list", "not_answered", "syntax_error"], "nbgrader")
+    (base / "course" / "stray.txt").write_text("not a notebook")
+    archive = zip_folder(base / "course", base / "download.zip", prefix="export/")
+    out = base / "out"
+    summary = grade_batch(archive, out, jobs=2, limits=FAST, stream=io.StringIO())
+    return archive, out, summary

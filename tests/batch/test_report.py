@@ -1,0 +1,61 @@
+"""The report opens in a real headless browser without errors and its plots decode."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from grader.batch.gradebook import Gradebook
+from grader.batch.report import common_failures, pass_rates
+
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e.target.src || e)), true);
+window.addEventListener('load', () => {
+  const images = [...document.images];
+  const decoded = images.filter(img => img.complete && img.naturalWidth > 100 && img.naturalHeight > 100);
+  const errors = window.__errors.length;
+  document.body.setAttribute('data-probe', `images=${images.length} decoded=${decoded.length} errors=${errors}`);
+});
+</script>"""
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_report_loads_in_headless_chromium_and_shows_plots(graded, tmp_path):
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no chromium binary; .ci/run installs Debian's `chromium` (apt-get install chromium)")
+    _, out, _ = graded
+    page = (out / "report.html").read_text()
+    probed = tmp_path / "report.html"
+    probed.write_text(page.replace("<head>", "<head>" + PROBE, 1))
+    done = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    probe = re.search(r'data-probe="([^"]+)"', done.stdout)
+    assert probe, f"the page did not finish loading: {done.stdout[:500]}"
+    assert probe.group(1) == "images=2 decoded=2 errors=0"
+    for heading in ("Most common failures", "Slowest submissions", "Did not run to the end",
+                    "Files that could not be placed"):
+        assert f"<h2>{heading}</h2>" in done.stdout
+
+
+def test_report_figures_match_the_gradebook(graded):
+    _, out, _ = graded
+    book = Gradebook(out / "gradebook.sqlite")
+    rows = book.rows()
+    book.close()
+    rates = pass_rates(rows)
+    assert rates == {"sample: sample-mean": 0.25, "sample: sample-ask": 0.75}
+    failures = common_failures(rows)
+    assert failures[0][1] >= 1 and all(count >= 1 for _, count, _ in failures)
+    page = (out / "report.html").read_text()
+    assert "stray.txt" in page and "not a notebook" in page
+    assert failures[0][2].split(":")[0] in page
