@@ -1,4 +1,6 @@
-"""The ``grader`` command. Each sub-command lives beside the code it drives.
+"""The ``grader`` command: check notebooks, grade batches, run the stub LLM.
+
+Each sub-command lives beside the code it drives.
 
 A sub-command module exposes ``register(subparsers)``, which adds its parser and sets
 ``func`` to a callable taking the parsed arguments and returning an exit code. Modules
@@ -19,7 +21,7 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grader", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="grader", description=__doc__.splitlines()[0].split(": ", 1)[1])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

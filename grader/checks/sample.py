@@ -27,6 +27,10 @@ def test_mean_of_empty_list(nb):
     assert type(got) is float and got == 0.0, f"mean([]) returned {got!r}, expected 0.0."
 
 
+NO_REQUEST = ("ask() did not call the chat completions API of the stub LLM. Create the client inside "
+              "ask() with OpenAI(...), which reads OPENAI_BASE_URL and OPENAI_API_KEY when it is created.")
+
+
 def _chat_requests(stub):
     return [r for r in stub.requests if r.path.endswith("/chat/completions")]
 
@@ -39,7 +43,7 @@ def test_ask_returns_the_model_answer(nb, stub, rng):
     stub.add_rule({"when": {"user_contains": question}, "reply": {"content": f"The code word is {code}."}})
     got = nb.ask(question)
     sent = _chat_requests(stub)
-    assert sent, "ask() did not call the chat completions API."
+    assert sent, NO_REQUEST
     assert len(sent) == 1, f"ask() made {len(sent)} API calls for one question; one is enough."
     last = sent[0].body["messages"][-1]
     assert last == {"role": "user", "content": question}, (
@@ -51,7 +55,7 @@ def test_ask_returns_the_model_answer(nb, stub, rng):
 def test_ask_sets_a_timeout(nb, stub):
     nb.ask("Say hello.")
     sent = _chat_requests(stub)
-    assert sent, "ask() did not call the chat completions API."
+    assert sent, NO_REQUEST
     timeout = sent[0].read_timeout
     assert timeout is not None and timeout <= 60, (
         f"ask() waits up to {timeout} s for an answer (the SDK default is 600 s); "

@@ -82,4 +82,6 @@ def describe_cell_error(error: BaseException) -> dict:
               if frame.filename.startswith("<cell ")]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
     message = lines[-1].strip() if lines else type(error).__name__
+    if isinstance(error, SyntaxError) and error.lineno:
+        message += f" (line {error.lineno})"
     return {"type": type(error).__name__, "message": message, "traceback": "".join(lines)[-4000:]}

@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--seed", type=int, help="seed for the checks' random inputs (default: random)")
     check.add_argument("--timeout", type=float, default=180.0, help="seconds for the whole notebook")
     check.add_argument("--cell-timeout", type=float, default=30.0, help="seconds for one cell")
+    check.add_argument("--call-timeout", type=float, default=10.0,
+                       help="seconds for one call of your code by a check")
     check.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of learner code")
     check.set_defaults(func=run_check)
 
@@ -31,7 +33,8 @@ def run_check(args: argparse.Namespace) -> int:
     from grader.engine.render import render_text
     from grader.engine.session import Limits
 
-    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout, memory_mb=args.memory_mb)
+    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
+                    call_seconds=args.call_timeout, memory_mb=args.memory_mb)
     result = grade_notebook(args.notebook, limits=limits, seed=args.seed)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))

@@ -79,6 +79,8 @@ class PartReport:
     def __str__(self) -> str:
         return "\n".join(render.part_lines(self.part, 100))
 
+    __repr__ = __str__
+
 
 def _show(report: PartReport) -> None:
     try:

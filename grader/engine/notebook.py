@@ -186,6 +186,8 @@ def read_notebook(path: str | Path) -> Notebook:
     try:
         raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        if path.suffix != ".ipynb":
+            raise InvalidNotebook(f"{path}: not a notebook; give the .ipynb file saved from Jupyter") from None
         raise InvalidNotebook(
             f"{path}: not valid JSON ({error}); a notebook is a JSON file, was it saved from Jupyter?"
         ) from None

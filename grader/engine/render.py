@@ -21,11 +21,15 @@ _STATUS_TEXT = {
 
 
 def _points(value: float) -> str:
-    return f"{value:g}"
+    return f"{round(value, 2):g}"
+
+
+PART_WIDTH = 20
 
 
 def part_lines(part: R.PartResult, width: int) -> list[str]:
-    head = f"{part.id:<18} {_points(part.points):>5} / {_points(part.max_points):<5} {_MARK[part.passed]}"
+    points = f"{_points(part.points):>5} / {_points(part.max_points):<5}"
+    head = f"{part.id:<{PART_WIDTH}} {points} {_MARK[part.passed]}"
     lines = [head]
     indent = " " * 4
     for message in part.feedback:
@@ -42,7 +46,7 @@ def render_text(result: R.Result) -> str:
         title += f" - {_points(result.score)} / {_points(result.max_score)} points"
     lines = [title, ""]
     if result.parts:
-        lines.append(f"{'part':<18} {'points':>13} result")
+        lines.append(f"{'part':<{PART_WIDTH}} {'points':^13} result")
         for part in result.parts:
             lines += part_lines(part, width)
     for heading, items in (("Problems", result.problems),

@@ -41,14 +41,21 @@ class PartResult:
 
     @property
     def feedback(self) -> list[str]:
-        lines = [check.message + (f" Hint: {check.hint}" if check.hint else "")
-                 for check in self.checks if not check.passed]
+        lines = [_with_hint(check) for check in self.checks if not check.passed]
         return list(dict.fromkeys(lines))  # the same message from several checks is said once
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "points": self.points, "max_points": self.max_points,
                 "passed": self.passed, "feedback": self.feedback, "note": self.note,
                 "checks": [asdict(check) for check in self.checks]}
+
+
+def _with_hint(check: CheckOutcome) -> str:
+    """A check's hint fits its assertion; when the code raised or hung, the message says it all."""
+    if check.outcome != FAILED or not check.hint:
+        return check.message
+    message = check.message.rstrip()
+    return f"{message}{'' if message.endswith(('.', '!', '?')) else '.'} Hint: {check.hint}"
 
 
 @dataclass

@@ -33,18 +33,20 @@ def run_serve(args: argparse.Namespace) -> int:
 
     stub = StubLLM(api_key=args.api_key, seed=args.seed)
     if args.scenario:
-        with open(args.scenario, encoding="utf-8") as handle:
-            payload = json.load(handle)
         try:
+            with open(args.scenario, encoding="utf-8") as handle:
+                payload = json.load(handle)
             stub.load_scenario(payload["rules"] if isinstance(payload, dict) else payload)
-        except (KeyError, ValueError) as error:
+        except (OSError, KeyError, ValueError) as error:
             print(f"grader stub serve: bad scenario {args.scenario}: {error}", file=sys.stderr)
             return 2
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with stub.serve(host=args.host, port=args.port) as server:
         print(server.base_url, flush=True)
-        print(f"export OPENAI_BASE_URL={server.base_url}  # Ctrl-C to stop", file=sys.stderr, flush=True)
+        key = args.api_key or "sk-stub"
+        print(f"export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY={key}  # Ctrl-C to stop",
+              file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()
     return 0

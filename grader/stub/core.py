@@ -156,8 +156,14 @@ class StubLLM:
         return self._max_in_flight
 
     @contextmanager
-    def track_in_flight(self) -> Iterator[None]:
-        """Count one exchange as in flight; the ways in wrap each request, wait included, in this."""
+    def track_in_flight(self, path: str) -> Iterator[None]:
+        """Count one API exchange as in flight; the ways in wrap each request, wait included, in this.
+
+        Control calls (``/_stub/...``) are not API traffic and are not counted.
+        """
+        if path.startswith("/_stub/"):
+            yield
+            return
         with self._lock:
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
@@ -290,7 +296,10 @@ class StubLLM:
 
     def _control(self, request: StubRequest) -> StubResponse:
         try:
-            payload = json.loads(request.body) if request.body else {}
+            try:
+                payload = json.loads(request.body) if request.body else {}
+            except ValueError as error:
+                raise ValueError(f"the body of {request.path} must be JSON ({error}); see docs/stub.md") from None
             key = (request.method, request.path)
             if key == ("GET", "/_stub/requests"):
                 log = [r.to_dict() for r in self.requests]

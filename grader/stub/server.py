@@ -39,7 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         request = StubRequest.build(self.command, self.path, dict(self.headers.items()), body)
-        with stub.track_in_flight():
+        with stub.track_in_flight(request.path):
             response = stub.handle(request)
             if response.delay and stub.wait(response.delay):
                 response.drop_connection = True  # stopped mid-delay: hang up rather than answer late

@@ -50,7 +50,7 @@ class StubTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
-        with self.stub.track_in_flight():
+        with self.stub.track_in_flight(request.url.path):
             response = self.stub.handle(_stub_request(request))
             if response.delay:
                 timeout = _read_timeout(request)
@@ -70,7 +70,7 @@ class AsyncStubTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
-        with self.stub.track_in_flight():
+        with self.stub.track_in_flight(request.url.path):
             response = self.stub.handle(_stub_request(request))
             if response.delay:
                 timeout = _read_timeout(request)

@@ -32,6 +32,7 @@ def test_syntax_error_fails_only_its_part(sample_variant):
     assert result.status == R.GRADED
     assert parts(result)["sample-mean"].points == 0
     assert "SyntaxError" in parts(result)["sample-mean"].feedback[0]
+    assert "(line 2)" in parts(result)["sample-mean"].feedback[0]
     assert parts(result)["sample-ask"].points == 2
     assert result.cell_errors[0]["cell"] == "cell 4 ('sample-mean-code')"
 
@@ -152,3 +153,12 @@ def test_a_call_that_never_returns_times_out_without_losing_other_parts(sample_v
     mean = parts(result)["sample-mean"]
     assert mean.points == 0 and "did not finish in time" in mean.feedback[0]
     assert parts(result)["sample-ask"].points == 2, "the child was interrupted, not lost"
+
+
+def test_feedback_adds_a_hint_only_to_failed_assertions():
+    failed = R.CheckOutcome("a", 1, R.FAILED, "mean([]) returned 0", hint="Return 0.0.")
+    raised = R.CheckOutcome("b", 1, R.RAISED, "Your code raised ZeroDivisionError: division by zero",
+                            hint="Return 0.0.")
+    part = R.PartResult("p", 0, 1, [failed, raised])
+    assert part.feedback == ["mean([]) returned 0. Hint: Return 0.0.",
+                             "Your code raised ZeroDivisionError: division by zero"]

@@ -47,3 +47,11 @@ def test_inside_the_grading_child_check_defers_to_the_grader(monkeypatch, capsys
     monkeypatch.setenv("GRADER_CHILD", "1")
     assert check("sample-mean", namespace={}) is None
     assert "checked by the grader" in capsys.readouterr().out
+
+
+def test_report_reads_as_text_outside_jupyter():
+    from grader.engine import result as R
+    from grader.engine.live import PartReport
+
+    report = PartReport(R.PartResult("sample-mean", 0.5, 1, [R.CheckOutcome("t", 1, R.FAILED, "wrong")]))
+    assert repr(report) == str(report) and "sample-mean" in repr(report) and "wrong" in repr(report)

@@ -76,3 +76,16 @@ def test_control_calls_are_not_logged_nor_authenticated(control, stub: StubLLM) 
     http, root, _ = control
     http.get(f"{root}/_stub/requests")
     assert stub.requests == []
+
+
+def test_control_calls_are_not_api_traffic(control) -> None:
+    http, root, _ = control
+    http.post(f"{root}/_stub/reset")
+    assert http.get(f"{root}/_stub/requests").json() == {"requests": [], "max_in_flight": 0}
+
+
+def test_a_body_that_is_not_json_is_a_clear_400(control) -> None:
+    http, root, _ = control
+    reply = http.post(f"{root}/_stub/faults", content=b"kind=rate_limit")
+    assert reply.status_code == 400
+    assert "must be JSON" in reply.json()["error"]["message"]

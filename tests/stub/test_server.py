@@ -119,3 +119,14 @@ def test_cli_serve_prints_base_url_and_stops_on_sigterm(tmp_path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
+
+
+@pytest.mark.parametrize(("content", "expected"), [(None, "No such file"), ("{not json", "bad scenario")])
+def test_cli_serve_rejects_a_bad_scenario_file_in_one_line(tmp_path, content, expected) -> None:
+    scenario = tmp_path / "scenario.json"
+    if content is not None:
+        scenario.write_text(content)
+    run = subprocess.run([sys.executable, "-m", "grader", "stub", "serve", "--scenario", str(scenario)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2
+    assert expected in run.stderr and "Traceback" not in run.stderr
