@@ -758,10 +758,12 @@ def test_one_failure_does_not_lose_the_others(nb, stub, rng):
         f"The failed prompt's result is {failed_result!r}; expected answer None and the error as a string.")
     assert "InternalServerError" in failed_result["error"], (
         f"The failed prompt's error is {failed_result['error']!r}; write '<ErrorType>: <message>'.")
+    expected = dict(zip(prompts, answers, strict=True))  # by prompt: the order has its own check
     for i, result in enumerate(results):
         if i != failed[0]:
-            assert result["answer"] == answers[i] and result["error"] is None, (
-                f"Result {i} is {result!r}; expected the answer {answers[i]!r}.")
+            want = expected.get(result["prompt"])
+            assert result["answer"] == want and result["error"] is None, (
+                f"The result for prompt {result['prompt']!r} is {result!r}; expected the answer {want!r}.")
 
 
 # -- part 6: structured logging --------------------------------------------------------------
