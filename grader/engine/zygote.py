@@ -14,6 +14,7 @@ once it has reaped the child, its exit code.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import select
@@ -137,10 +138,18 @@ def serve(control: socket.socket) -> None:
 
 
 def _warm_openai() -> None:
-    """The SDK imports its resource modules on first use: do that once here, not per child."""
+    """The SDK imports its resource modules on first use: do that once here, not per child.
+
+    Every SDK client also builds a TLS context from the CA bundle (about 30 ms), even for
+    the stub's plain-HTTP address; children share one built here. A context is meant to
+    be shared, and a child's changes to it stay in that child.
+    """
     openai = sys.modules.get("openai")
     if openai is None:
         return
+    httpcore2 = sys.modules.get("httpcore2")
+    if httpcore2 is not None and hasattr(httpcore2, "default_ssl_context"):
+        httpcore2.default_ssl_context = functools.cache(httpcore2.default_ssl_context)
     client = openai.OpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1")
     for resource in ("chat", "embeddings", "responses", "models"):
         getattr(client, resource)
