@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_BUSY = 0, 2, 3
+EXIT_OK, EXIT_INCOMPLETE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 DEMO_SUBMISSIONS = Path(__file__).resolve().parents[2] / "datasets" / "sample_submissions" / "submitted"
 
 
@@ -53,7 +53,7 @@ def run_grade(args: argparse.Namespace) -> int:
     except GradebookBusy as error:
         print(f"grader grade: {error}", file=sys.stderr)
         return EXIT_BUSY
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, ConnectionError) as error:
         print(f"grader grade: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for line in summary.errors:
@@ -62,7 +62,9 @@ def run_grade(args: argparse.Namespace) -> int:
         print(f"not placed: {item.path}: {item.reason}", file=sys.stderr)
     print(summary.line())
     print(f"report: {args.out / 'report.html'}")
-    return EXIT_OK
+    # Learners' broken notebooks are graded results; a submission the grader itself could not
+    # finish (a worker died) is not, and is retried by the next run: say so in the exit code.
+    return EXIT_INCOMPLETE if summary.errors else EXIT_OK
 
 
 def run_export(args: argparse.Namespace) -> int:

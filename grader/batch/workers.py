@@ -8,7 +8,6 @@ its own code and checks, not an interpreter start-up. Results come back as plain
 
 from __future__ import annotations
 
-import functools
 import json
 import multiprocessing
 import os
@@ -44,12 +43,20 @@ def task_for(submission: Submission, limits: Limits) -> Task:
     return Task(str(submission.path), submission.exercise, submission.needs_metadata, limits)
 
 
-@functools.cache
-def _launcher() -> ZygoteLauncher:
-    """This worker's zygote, started on first use and kept for every later submission."""
-    from grader.engine.zygote import ZygoteLauncher
+_per_thread = threading.local()
 
-    return ZygoteLauncher()
+
+def _launcher() -> ZygoteLauncher:
+    """This worker thread's zygote, started on first use and kept for every later submission.
+
+    One per thread: a zygote serves one notebook at a time, and a Dask worker may run
+    several tasks at once in threads.
+    """
+    if not hasattr(_per_thread, "launcher"):
+        from grader.engine.zygote import ZygoteLauncher
+
+        _per_thread.launcher = ZygoteLauncher()
+    return _per_thread.launcher
 
 
 def grade_one(task: Task) -> dict[str, Any]:
@@ -123,7 +130,12 @@ def run_dask(tasks: Iterable[Task], address: str) -> Iterator[tuple[Task, dict[s
         from dask.distributed import as_completed as dask_completed
     except ImportError:
         raise SystemExit("grader grade --scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
-    with Client(address) as client:
+    try:
+        client = Client(address, timeout=10)
+    except OSError as error:
+        raise ConnectionError(f"cannot reach the Dask scheduler at {address} ({error}); start one with "
+                              "`dask scheduler` and workers with `dask worker ADDRESS`, or check the address") from None
+    with client:
         futures = {client.submit(grade_one, task, pure=False): task for task in tasks}
         for future in dask_completed(futures):
             yield futures[future], _outcome(future)
