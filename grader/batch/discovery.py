@@ -23,7 +23,6 @@ class Submission:
     exercise: str
     path: Path
     content_hash: str
-    needs_metadata: bool = False  # exercise came from the path/--exercise, not the notebook
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def discover(root: Path, exercise: str | None = None) -> Discovery:
         if exercise and chosen != exercise:
             found.unplaced.append(Unplaced(path, f"exercise '{chosen}', not the one asked for (--exercise {exercise})"))
             continue
-        found.submissions.append(Submission(learner, chosen, path, content_hash(path), declared is None))
+        found.submissions.append(Submission(learner, chosen, path, content_hash(path)))
     _report_duplicates(found)
     return found
 

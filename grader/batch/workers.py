@@ -8,16 +8,13 @@ its own code and checks, not an interpreter start-up. Results come back as plain
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.batch.discovery import Submission
@@ -35,12 +32,11 @@ class Task:
 
     path: str
     exercise: str
-    needs_metadata: bool
     limits: Limits
 
 
 def task_for(submission: Submission, limits: Limits) -> Task:
-    return Task(str(submission.path), submission.exercise, submission.needs_metadata, limits)
+    return Task(str(submission.path), submission.exercise, limits)
 
 
 _per_thread = threading.local()
@@ -63,23 +59,7 @@ def grade_one(task: Task) -> dict[str, Any]:
     """Grade one submission; never raises for anything the notebook does."""
     from grader.engine.grade import grade_notebook
 
-    with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
-        path = _with_exercise(Path(task.path), task.exercise, Path(scratch)) if task.needs_metadata else task.path
-        result = grade_notebook(path, limits=task.limits, launcher=_launcher()).to_dict()
-    result["notebook"] = task.path
-    return result
-
-
-def _with_exercise(path: Path, exercise: str, scratch: Path) -> Path | str:
-    """A copy of *path* that names its exercise, for notebooks whose metadata was cleared."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        raw.setdefault("metadata", {}).setdefault("grader", {})["exercise"] = exercise
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        return path  # unreadable: grading it reports exactly why
-    copy = scratch / path.name
-    copy.write_text(json.dumps(raw), encoding="utf-8")
-    return copy
+    return grade_notebook(task.path, exercise=task.exercise, limits=task.limits, launcher=_launcher()).to_dict()
 
 
 def _alive(pid: int) -> bool:

@@ -26,41 +26,60 @@ MAX_RESTARTS = 3
 
 @dataclass
 class _Plan:
+    exercise: str
     submission: Notebook
     reference: Notebook
     checks: dict[str, list[Check]]
     integrity: Integrity
 
 
-def _plan(path: Path) -> _Plan:
+def _plan(path: Path, assumed_exercise: str | None) -> _Plan:
     submission = read_notebook(path)
-    exercise = submission.exercise
+    exercise = submission.exercise or assumed_exercise
     if not exercise:
         raise InvalidNotebook(
             f"{path}: the notebook does not say which exercise it is (metadata 'grader.exercise'); "
             "start from the notebook in exercises/ and keep its metadata"
         )
+    checks, reference = _exercise(exercise, path)
+    return _Plan(exercise, submission, reference, checks, compare(submission, reference))
+
+
+def _exercise(exercise: str, path: Path) -> tuple[dict[str, list[Check]], Notebook]:
     try:
-        checks = load_checks(exercise)
-        reference = reference_notebook(exercise)
+        return load_checks(exercise), reference_notebook(exercise)
     except (UnknownExercise, LookupError) as error:
         raise InvalidNotebook(f"{path}: {error}") from None
-    return _Plan(submission, reference, checks, compare(submission, reference))
 
 
-def grade_notebook(path: str | Path, *, limits: Limits | None = None, seed: int | None = None,
-                   launcher: Launcher | None = None) -> R.Result:
+def _unreadable(path: Path, problem: str, exercise: str | None) -> R.Result:
+    """An unusable file: when its exercise is known (batch grading), every part scores 0 of
+    its points, so the gradebook shows the real maximum rather than 0 of 0."""
+    result = R.Result(str(path), exercise, R.INVALID, problems=[problem])
+    if exercise:
+        try:
+            _, reference = _exercise(exercise, path)
+        except InvalidNotebook:
+            return result
+        result.parts = [R.PartResult(part.part_id, 0.0, part.points, [R.CheckOutcome(
+            "notebook", 1.0, R.NOT_RUN, f"Not checked: {problem}")]) for part in reference.parts()]
+    return result
+
+
+def grade_notebook(path: str | Path, *, exercise: str | None = None, limits: Limits | None = None,
+                   seed: int | None = None, launcher: Launcher | None = None) -> R.Result:
     """Grade *path*; always returns a :class:`Result`, whatever the notebook does.
 
-    *launcher* starts the child process; batch grading passes a ``ZygoteLauncher`` so that
-    children are forked from a process that has imported the heavy modules already.
+    *exercise* is assumed when the notebook does not name one (batch grading places
+    submissions by folder). *launcher* starts the child process; batch grading passes a
+    ``ZygoteLauncher`` so children fork from a process that imported the heavy modules.
     """
     path = Path(path)
     started = time.monotonic()
     try:
-        plan = _plan(path)
+        plan = _plan(path, exercise)
     except InvalidNotebook as error:
-        return R.Result(str(path), None, R.INVALID, problems=[str(error)])
+        return _unreadable(path, str(error), exercise)
     seed = secrets.randbelow(2**32) if seed is None else seed
     result = _grade(plan, limits or Limits(), seed, launcher)
     result.seconds = time.monotonic() - started
@@ -77,7 +96,7 @@ def _grade(plan: _Plan, limits: Limits, seed: int, launcher: Launcher | None) ->
 
     api_key = "sk-stub-" + secrets.token_hex(12)
     stub = StubLLM(api_key=api_key)
-    result = R.Result(str(plan.submission.path), plan.submission.exercise, R.GRADED, seed=seed,
+    result = R.Result(str(plan.submission.path), plan.exercise, R.GRADED, seed=seed,
                       problems=list(plan.integrity.problems))
     with tempfile.TemporaryDirectory(prefix="grader-") as workdir, stub.serve() as server:
         env = child_environment(Path(workdir), {

@@ -91,6 +91,7 @@ class Notebook:
 
     @property
     def exercise(self) -> str | None:
+        """The exercise named in the notebook's metadata (``grader.exercise``)."""
         meta = self.raw.get("metadata", {}).get("grader", {})
         value = meta.get("exercise") if isinstance(meta, dict) else None
         return value if isinstance(value, str) else None

@@ -67,7 +67,7 @@ def test_exercise_comes_from_option_or_nbgrader_folder_when_metadata_is_gone(tmp
     nbgrader.mkdir(parents=True)
     (nbgrader / "00_sample.ipynb").write_text(variant("cleared_metadata"))
     placed = discover(tmp_path / "course").submissions
-    assert [(s.learner, s.exercise, s.needs_metadata) for s in placed] == [("ada", "sample", True)]
+    assert [(s.learner, s.exercise) for s in placed] == [("ada", "sample")]
 
     flat = tmp_path / "flat"
     flat.mkdir()

@@ -162,3 +162,16 @@ def test_feedback_adds_a_hint_only_to_failed_assertions():
     part = R.PartResult("p", 0, 1, [failed, raised])
     assert part.feedback == ["mean([]) returned 0. Hint: Return 0.0.",
                              "Your code raised ZeroDivisionError: division by zero"]
+
+
+def test_batch_can_name_the_exercise_of_a_notebook_that_does_not(sample_variant, tmp_path):
+    def clear(raw):
+        raw["metadata"] = {}
+
+    result = grade_notebook(sample_variant(mutate=clear), exercise="sample", limits=FAST)
+    assert (result.exercise, result.status, result.score) == ("sample", R.GRADED, 3)
+    unreadable = tmp_path / "damaged.ipynb"
+    unreadable.write_text('{"cells": [')
+    result = grade_notebook(unreadable, exercise="sample")
+    assert (result.status, result.score, result.max_score) == (R.INVALID, 0, 3), "the real maximum, not 0 of 0"
+    assert all("not valid JSON" in part.feedback[0] for part in result.parts)
