@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -37,8 +37,14 @@ def find(source: Path, out: Path, exercise: str | None) -> Discovery:
     """Discover submissions in a folder or (unpacked into *out*) a zip."""
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such folder or zip; pass the folder of submissions or the LMS download")
-    root = unpack(source, out / "unpacked") if source.suffix == ".zip" else source
-    return discover(root, exercise)
+    if source.suffix != ".zip":
+        return discover(source, exercise)
+    extracted = out / "unpacked"
+    found = discover(unpack(source, extracted), exercise)
+    # Name unplaced files by their path in the zip (below unpacked/<zip hash>/), not in our copy.
+    found.unplaced = [replace(item, path=source.joinpath(*item.path.relative_to(extracted).parts[1:]))
+                      for item in found.unplaced]
+    return found
 
 
 def grade_batch(source: Path, out: Path, *, jobs: int, exercise: str | None = None, limits: Limits | None = None,

@@ -43,9 +43,10 @@ def read_csv(path):
 
 
 def test_zip_is_graded_and_summarised(graded):
-    _, out, summary = graded
+    archive, out, summary = graded
     assert (summary.graded, summary.failed, summary.skipped) == (4, 0, 0)
     assert [item.path.name for item in summary.unplaced] == ["stray.txt"]
+    assert summary.unplaced[0].path == archive / "export" / "stray.txt", "named as in the zip"
     assert "4 graded, 0 failed to run, 0 skipped as unchanged, 1 not placed" in summary.line()
     assert read_csv(out / "unplaced.csv")[1][1] == "not a notebook (.ipynb)"
 
