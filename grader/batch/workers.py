@@ -23,7 +23,8 @@ from grader.engine.session import Limits
 if TYPE_CHECKING:
     from grader.engine.zygote import ZygoteLauncher
 
-WARM_MODULES = ["grader.engine.grade", "grader.stub", "grader.checks", "openai", "numpy"]
+# What the grading process itself uses; learner code's heavy imports live in the zygote.
+WARM_MODULES = ["grader.engine.grade", "grader.stub", "grader.checks"]
 
 
 @dataclass(frozen=True)

@@ -147,8 +147,11 @@ def _warm_openai() -> None:
     openai = sys.modules.get("openai")
     if openai is None:
         return
-    httpcore2 = sys.modules.get("httpcore2")
-    if httpcore2 is not None and hasattr(httpcore2, "default_ssl_context"):
+    try:
+        import httpcore2  # the SDK's transport imports it lazily, on the first client
+    except ImportError:
+        httpcore2 = None
+    if hasattr(httpcore2, "default_ssl_context"):
         httpcore2.default_ssl_context = functools.cache(httpcore2.default_ssl_context)
     client = openai.OpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1")
     for resource in ("chat", "embeddings", "responses", "models"):

@@ -43,6 +43,12 @@ def test_broken_notebooks(zygote, sample_variant, source, status, expected):
     assert result.score == 2, "the other part is still graded"
 
 
+def test_children_share_the_zygotes_tls_context(zygote, sample_variant):
+    probe = "import httpcore2\nassert httpcore2.default_ssl_context() is httpcore2.default_ssl_context()\n"
+    result = grade(sample_variant(extra_cells=[(2, probe)]), zygote)
+    assert result.cell_errors == [] and result.score == 3
+
+
 def test_each_child_starts_from_the_clean_zygote(zygote, sample_variant):
     polluting = "import openai, os\nopenai.POLLUTED = True\nos.environ['LEFT_BEHIND'] = '1'\n"
     grade(sample_variant(extra_cells=[(2, polluting)]), zygote)
