@@ -16,7 +16,7 @@ import signal
 import traceback
 from typing import Any
 
-from grader.engine.workspace import TimeLimit, _CappedText, raise_time_limit
+from grader.engine.workspace import CappedText, TimeLimit, raise_time_limit
 
 CELL_FILENAME = "<cell {number}>"
 
@@ -52,7 +52,7 @@ class CellRunner:
 
     def run(self, source: str, number: int, timeout: float) -> dict:
         """Run one cell; returns its status, error and captured output. Never raises."""
-        output = _CappedText()
+        output = CappedText()
         result: dict[str, Any] = {"status": "ok"}
         previous = signal.signal(signal.SIGALRM, raise_time_limit)
         signal.setitimer(signal.ITIMER_REAL, timeout)

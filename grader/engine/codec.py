@@ -22,17 +22,6 @@ MAX_ITEMS = 200_000
 _SCALARS = (type(None), bool, int, str)
 
 
-class Handle:
-    """Marker for an object that stays on the learner's side (see ``remote.py``)."""
-
-    __slots__ = ("handle_id", "repr_text", "type_name")
-
-    def __init__(self, handle_id: int, type_name: str, repr_text: str):
-        self.handle_id = handle_id
-        self.type_name = type_name
-        self.repr_text = repr_text
-
-
 class Wire(dict):
     """A marker that is already in wire form (a handle or factory reference from a check)."""
 

@@ -36,7 +36,7 @@ class MissingName(Exception):
     """A check needs a name the notebook has not defined."""
 
 
-class _CappedText(io.StringIO):
+class CappedText(io.StringIO):
     """Keeps the first ``OUTPUT_LIMIT`` characters of what learner code prints."""
 
     def write(self, text: str) -> int:
@@ -111,7 +111,7 @@ class Workspace:
 
     def run(self, request: dict) -> dict:
         """Perform one operation; never raises for anything learner code does."""
-        output = _CappedText()
+        output = CappedText()
         try:
             target = self._target(request["target"])
         except MissingName as missing:

