@@ -1,9 +1,10 @@
 """Batch grading speed: `grader grade` against `nbgrader autograde` on the same submissions.
 
-Writes N submissions (default 100, a mix of the demo's variants: full marks, partial,
-common mistakes, broken, unanswered, tampered), grades them with both tools in the same
-run and prints seconds per submission, the ratio and the peak memory of any one process
-of `grader grade` (a pool worker, its zygote or a notebook child).
+Writes N submissions (default 100): four in five are the sample exercise in the demo's
+variants (full marks, partial, common mistakes, broken, unanswered, tampered), one in five
+the API-hygiene notebook (solution or blank). Grades them with both tools in the same run
+and prints seconds per submission, the ratio and the peak memory of any one process of
+`grader grade` (a pool worker, its zygote or a notebook child).
 Usage: python benchmarks/bench_batch.py [--count N] [--jobs J]
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.batch.samples import VARIANTS, write_batch  # noqa: E402
+from grader.batch.samples import VARIANTS, variant  # noqa: E402
 
 # The infinite loop is left out: it costs each tool its cell timeout, not its speed.
 MIX = [name for name in VARIANTS if name != "infinite_loop"]
@@ -37,19 +38,42 @@ def run(command: list[str], cwd: Path, ok_codes: tuple[int, ...] = (0,)) -> floa
     return time.perf_counter() - started
 
 
-def nbgrader_course(folder: Path, count: int) -> Path:
-    course = folder / "nbgrader"
-    write_batch(course, count, MIX, "nbgrader")
-    for learner in (course / "submitted").iterdir():  # nbgrader's assignment folder is named "bench"
-        (learner / "sample").rename(learner / "bench")
-    (course / "source" / "bench").mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / "00_sample.ipynb", course / "source" / "bench")
+API_SHARE = 5  # every 5th learner hands in the API-hygiene notebook (solution or blank, alternately)
+
+
+def write_course(folder: Path, count: int) -> Path:
+    """One course in nbgrader's layout that both tools grade: assignments `sample` and `api_hygiene`."""
+    course = folder / "course"
+    texts = [variant(name) for name in MIX]
+    for index in range(count):
+        learner = course / "submitted" / f"learner{index:03d}"
+        if index % API_SHARE == API_SHARE - 1:
+            source = ROOT / ("solutions" if index % (2 * API_SHARE) == API_SHARE - 1 else "exercises")
+            (learner / "api_hygiene").mkdir(parents=True)
+            shutil.copy(source / "01_api_hygiene.ipynb", learner / "api_hygiene")
+        else:
+            (learner / "sample").mkdir(parents=True)
+            (learner / "sample" / "00_sample.ipynb").write_text(texts[index % len(texts)], encoding="utf-8")
+    for folder_name in ("sample", "api_hygiene"):
+        (course / "source" / folder_name).mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / "00_sample.ipynb", course / "source" / "sample")
+    shutil.copy(ROOT / "solutions" / "01_api_hygiene.ipynb", course / "source" / "api_hygiene")
     students = ", ".join(f"dict(id='{learner.name}')" for learner in sorted((course / "submitted").iterdir()))
     (course / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.CourseDirectory.root = '.'\nc.CourseDirectory.db_assignments = [dict(name='bench')]\n"
+        "c = get_config()\nc.CourseDirectory.root = '.'\n"
+        "c.CourseDirectory.db_assignments = [dict(name='sample'), dict(name='api_hygiene')]\n"
         f"c.CourseDirectory.db_students = [{students}]\n")
-    run([sys.executable, "-m", "nbgrader", "generate_assignment", "bench", "--force"], course)
     return course
+
+
+def nbgrader_autograde(course: Path) -> float:
+    seconds = 0.0
+    for assignment in ("sample", "api_hygiene"):
+        run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"], course)
+        # nbgrader exits 1 when some submissions fail to run (the crashed ones): expected here.
+        seconds += run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"], course,
+                       ok_codes=(0, 1))
+    return seconds
 
 
 def main() -> None:
@@ -58,16 +82,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        write_batch(folder / "batch", args.count, MIX, "nbgrader")
-        ours = run([sys.executable, "-m", "grader", "grade", str(folder / "batch"), "--out", str(folder / "out"),
-                    "--jobs", str(args.jobs)], ROOT)
+        course = write_course(Path(tmp), args.count)
+        ours = run([sys.executable, "-m", "grader", "grade", str(course / "submitted"), "--out",
+                    str(Path(tmp) / "out"), "--jobs", str(args.jobs)], ROOT)
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        # nbgrader exits 1 when some submissions fail to run (the crashed ones): expected here.
-        theirs = run([sys.executable, "-m", "nbgrader", "autograde", "bench", "--force"],
-                     nbgrader_course(folder, args.count), ok_codes=(0, 1))
+        theirs = nbgrader_autograde(course)
     per_ours, per_theirs = ours / args.count, theirs / args.count
-    print(f"{args.count} submissions, {args.jobs} jobs, {os.cpu_count()} cores")
+    api = len(range(API_SHARE - 1, args.count, API_SHARE))
+    print(f"{args.count} submissions ({args.count - api} sample exercise, {api} API hygiene), "
+          f"{args.jobs} jobs, {os.cpu_count()} cores")
     print(f"grader grade:        {per_ours:.3f} s per submission ({ours:.1f} s in all)")
     print(f"nbgrader autograde:  {per_theirs:.3f} s per submission ({theirs:.1f} s in all)")
     print(f"ratio: grader grade is {per_theirs / per_ours:.1f}x faster per submission")
