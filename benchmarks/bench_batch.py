@@ -5,7 +5,7 @@ variants (full marks, partial, common mistakes, broken, unanswered, tampered), o
 the API-hygiene notebook (solution or blank). Grades them with both tools in the same run
 and prints seconds per submission, the ratio and the peak memory of any one process of
 `grader grade` (a pool worker, its zygote or a notebook child).
-Usage: python benchmarks/bench_batch.py [--count N] [--jobs J]
+Usage: python benchmarks/bench_batch.py [--count N] [--jobs J [J ...]]
 """
 
 from __future__ import annotations
@@ -79,21 +79,26 @@ def nbgrader_autograde(course: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    parser.add_argument("--jobs", type=int, nargs="+", default=[cores, 2 * cores],
+                        help="grader grade --jobs values to time (default: the cores, and twice that)")
     args = parser.parse_args()
+    ours: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         course = write_course(Path(tmp), args.count)
-        ours = run([sys.executable, "-m", "grader", "grade", str(course / "submitted"), "--out",
-                    str(Path(tmp) / "out"), "--jobs", str(args.jobs)], ROOT)
+        for jobs in args.jobs:
+            ours[jobs] = run([sys.executable, "-m", "grader", "grade", str(course / "submitted"), "--out",
+                              str(Path(tmp) / f"out-{jobs}"), "--jobs", str(jobs)], ROOT)
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         theirs = nbgrader_autograde(course)
-    per_ours, per_theirs = ours / args.count, theirs / args.count
+    per_theirs = theirs / args.count
     api = len(range(API_SHARE - 1, args.count, API_SHARE))
-    print(f"{args.count} submissions ({args.count - api} sample exercise, {api} API hygiene), "
-          f"{args.jobs} jobs, {os.cpu_count()} cores")
-    print(f"grader grade:        {per_ours:.3f} s per submission ({ours:.1f} s in all)")
-    print(f"nbgrader autograde:  {per_theirs:.3f} s per submission ({theirs:.1f} s in all)")
-    print(f"ratio: grader grade is {per_theirs / per_ours:.1f}x faster per submission")
+    print(f"{args.count} submissions ({args.count - api} sample exercise, {api} API hygiene), {cores} cores")
+    print(f"nbgrader autograde:            {per_theirs:.3f} s per submission ({theirs:.1f} s in all, serial)")
+    for jobs, seconds in ours.items():
+        per_ours = seconds / args.count
+        print(f"grader grade --jobs {jobs:<2}:        {per_ours:.3f} s per submission ({seconds:.1f} s in all): "
+              f"{per_theirs / per_ours:.1f}x faster")
     print(f"peak memory of one grader process: {peak_mb:.0f} MB")
 
 
