@@ -97,7 +97,7 @@ def main() -> None:
     print(f"nbgrader autograde:            {per_theirs:.3f} s per submission ({theirs:.1f} s in all, serial)")
     for jobs, seconds in ours.items():
         per_ours = seconds / args.count
-        print(f"grader grade --jobs {jobs:<2}:        {per_ours:.3f} s per submission ({seconds:.1f} s in all): "
+        print(f"{f'grader grade --jobs {jobs}:':<31}{per_ours:.3f} s per submission ({seconds:.1f} s in all): "
               f"{per_theirs / per_ours:.1f}x faster")
     print(f"peak memory of one grader process: {peak_mb:.0f} MB")
 
