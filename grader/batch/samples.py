@@ -91,3 +91,30 @@ def write_batch(root: Path, count: int, names: list[str] | None = None, layout: 
         path.write_text(texts[names[index % len(names)]], encoding="utf-8")
         paths.append(path)
     return paths
+
+
+# The demo course (datasets/sample_submissions): learner -> variant. Two more files are not
+# variants: a truncated upload and a text file handed in instead of the notebook.
+DEMO_LEARNERS = {
+    "ada": "full_marks", "boris": "empty_list", "chen": "no_timeout", "dana": "returns_response",
+    "emeka": "integer_mean", "farah": "not_answered", "gus": "syntax_error", "hana": "infinite_loop",
+    "ivan": "crash", "jo": "tampered", "kemal": "cleared_metadata",
+}
+TRUNCATED_LEARNER, STRAY_FILE = "lena", "mo/answers.txt"
+
+
+def demo_files() -> dict[str, str]:
+    """Relative path -> text of every file in the demo course, built from the current solution."""
+    files = {f"{learner}/sample/00_sample.ipynb": variant(name) for learner, name in DEMO_LEARNERS.items()}
+    full = variant("full_marks")
+    files[f"{TRUNCATED_LEARNER}/sample/00_sample.ipynb"] = full[: len(full) // 3]
+    files[STRAY_FILE] = "I wrote my answers here instead of in the notebook.\n"
+    return files
+
+
+def write_demo(submitted: Path) -> None:
+    """(Re)write the demo course under *submitted* (nbgrader's ``submitted/`` folder)."""
+    for relative, text in demo_files().items():
+        path = submitted / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")

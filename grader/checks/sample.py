@@ -17,7 +17,7 @@ def test_mean_of_random_lists(nb, rng, quick):
         values = [rng.randint(-1000, 1000) for _ in range(rng.randint(1, 12))]
         expected = sum(values) / len(values)
         got = nb.mean(values)
-        assert type(got) is float, f"mean({values}) returned a {kind(got)}, expected a float."
+        assert type(got) is float, f"mean({values}) returned {got!r} (type {kind(got)}), expected a float."
         assert math.isclose(got, expected), f"mean({values}) returned {got!r}, expected {expected!r}."
 
 

@@ -59,3 +59,37 @@ def test_report_figures_match_the_gradebook(graded):
     page = (out / "report.html").read_text()
     assert "stray.txt" in page and "not a notebook" in page
     assert failures[0][2].split(":")[0] in page
+
+
+def test_demo_submissions_are_built_from_the_current_solution():
+    """The demo must not go stale when a notebook changes: regenerate with samples.write_demo."""
+    from pathlib import Path
+
+    from grader.batch.samples import demo_files
+
+    submitted = Path(__file__).resolve().parents[2] / "datasets" / "sample_submissions" / "submitted"
+    on_disk = {str(p.relative_to(submitted)): p.read_text(encoding="utf-8")
+               for p in submitted.rglob("*") if p.is_file()}
+    assert on_disk == demo_files(), (
+        "regenerate: python -c \"from pathlib import Path; from grader.batch.samples import write_demo; "
+        "write_demo(Path('datasets/sample_submissions/submitted'))\"")
+
+
+def test_the_demo_grades_each_learner_as_its_readme_says(tmp_path):
+    import io
+
+    from grader.batch.cli import DEMO_SUBMISSIONS
+    from grader.batch.gradebook import Gradebook
+    from grader.batch.runner import grade_batch
+    from grader.engine.session import Limits
+
+    summary = grade_batch(DEMO_SUBMISSIONS, tmp_path, jobs=2, limits=Limits(cell_seconds=3), stream=io.StringIO())
+    assert [item.path.name for item in summary.unplaced] == ["answers.txt"]
+    book = Gradebook(tmp_path / "gradebook.sqlite")
+    try:
+        status = {row.learner: row.status for row in book.rows()}
+    finally:
+        book.close()
+    expected = {"hana": "timeout", "ivan": "crashed", "jo": "tampered", "lena": "invalid_notebook"}
+    assert status == {learner: expected.get(learner, "graded") for learner in status}
+    assert len(status) == 12
