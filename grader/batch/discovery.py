@@ -110,9 +110,7 @@ def discover(root: Path, exercise: str | None = None) -> Discovery:
         if learner is None:
             found.unplaced.append(Unplaced(path, reason))
             continue
-        declared = _metadata_exercise(path)
-        fallback = exercise or (assignment if _known_exercise(assignment) else None)
-        chosen = declared or fallback
+        chosen = _metadata_exercise(path) or exercise or (assignment if _known_exercise(assignment) else None)
         if chosen is None:
             found.unplaced.append(Unplaced(path, "no exercise: the notebook has no 'grader.exercise' metadata "
                                                  "(unreadable or cleared); pass --exercise NAME to grade it"))

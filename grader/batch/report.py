@@ -104,7 +104,7 @@ def render(rows: list[Row], out: Path) -> str:
     statuses = collections.Counter(row.status for row in rows)
     rates = pass_rates(rows)
     slow = sorted(rows, key=lambda row: row.seconds, reverse=True)[:TOP]
-    stopped = [row for row in rows if row.status not in (R.GRADED, R.TAMPERED)]
+    stopped = [row for row in rows if row.status not in R.RAN_TO_THE_END]
     plots = (score_plot(rows) + pass_rate_plot(rates)) if rows else "<p>No submissions graded yet.</p>"
     sections = [
         ("Submissions", "<p>" + ", ".join(f"{count} {html.escape(status)}" for status, count in

@@ -16,8 +16,6 @@ from grader.batch.progress import Progress
 from grader.engine import result as R
 from grader.engine.session import Limits
 
-RAN = {R.GRADED, R.TAMPERED}
-
 
 @dataclass
 class Summary:
@@ -84,7 +82,7 @@ def _grade(todo: list[Submission], book: Gradebook, summary: Summary, jobs: int,
             summary.errors.append(f"{task.path}: the grading worker failed ({outcome!r}); run again to retry")
         else:
             book.record(submission.learner, submission.exercise, submission.content_hash, task.path, outcome)
-            if outcome["status"] in RAN:
+            if outcome["status"] in R.RAN_TO_THE_END:
                 summary.graded += 1
             else:
                 summary.failed += 1

@@ -4,6 +4,7 @@ the test and benchmark batches. Each variant is one thing learners really hand i
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -67,10 +68,14 @@ VARIANTS: dict[str, tuple[str, Callable[[Notebook], Notebook]]] = {
 }
 
 
+@functools.cache
+def _solution() -> Notebook:
+    return json.loads((course_root() / "solutions" / "00_sample.ipynb").read_text())
+
+
 def variant(name: str) -> str:
     """The notebook text of one variant."""
-    raw = json.loads((course_root() / "solutions" / "00_sample.ipynb").read_text())
-    return json.dumps(VARIANTS[name][1](copy.deepcopy(raw)), indent=1)
+    return json.dumps(VARIANTS[name][1](copy.deepcopy(_solution())), indent=1)
 
 
 def write_batch(root: Path, count: int, names: list[str] | None = None, layout: str = "nbgrader") -> list[Path]:

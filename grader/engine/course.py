@@ -34,10 +34,18 @@ def _released(folder: Path) -> dict[str, Path]:
 
 
 def reference_notebook(exercise: str) -> Notebook:
-    """The released notebook of *exercise*; raises ``LookupError`` naming where it looked."""
+    """The released notebook of *exercise*; raises ``LookupError`` naming where it looked.
+
+    Read once per version of the file: batch grading asks for it for every submission.
+    """
     folder = course_root() / "exercises"
     path = _released(folder).get(exercise)
     if path is None:
         raise LookupError(f"no released notebook for exercise '{exercise}' in {folder}; "
                           "run `grader release` to write it")
+    return _read_version(path, path.stat().st_mtime_ns)
+
+
+@cache
+def _read_version(path: Path, mtime_ns: int) -> Notebook:
     return read_notebook(path)

@@ -12,6 +12,7 @@ PASSED, FAILED, RAISED, MISSING, TIMEOUT, CHECK_ERROR, NOT_RUN = (
 # Notebook statuses.
 GRADED, TIMED_OUT, CRASHED, MEMORY_LIMIT, TAMPERED, INVALID = (
     "graded", "timeout", "crashed", "memory_limit", "tampered", "invalid_notebook")
+RAN_TO_THE_END = frozenset({GRADED, TAMPERED})  # every cell ran; the others stopped or never started
 
 
 @dataclass

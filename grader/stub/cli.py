@@ -30,13 +30,14 @@ def run_serve(args: argparse.Namespace) -> int:
     import threading
 
     from grader.stub import StubLLM
+    from grader.stub.core import rule_list
 
     stub = StubLLM(api_key=args.api_key, seed=args.seed)
     if args.scenario:
         try:
             with open(args.scenario, encoding="utf-8") as handle:
                 payload = json.load(handle)
-            stub.load_scenario(payload["rules"] if isinstance(payload, dict) else payload)
+            stub.load_scenario(rule_list(payload))
         except (OSError, KeyError, ValueError) as error:
             print(f"grader stub serve: bad scenario {args.scenario}: {error}", file=sys.stderr)
             return 2

@@ -21,7 +21,7 @@ from grader.stub.conversation import Generation, Prompt
 from grader.stub.errors import APIError, bad_api_key, invalid, missing_api_key, unknown_url
 from grader.stub.faults import CONTENT_KINDS, Fault, FaultPlan
 from grader.stub.generation import generate
-from grader.stub.models import MODELS, list_models, model_not_found
+from grader.stub.models import list_models, lookup
 from grader.stub.scenario import Scenario
 from grader.stub.server import StubServer
 from grader.stub.wire import StubRequest, StubResponse, json_response, sse_response
@@ -82,7 +82,8 @@ class RecordedRequest:
         }
 
 
-def _rule_list(payload: Any) -> list:
+def rule_list(payload: Any) -> list:
+    """The rules of a scenario file or ``POST /_stub/scenario`` body: a list, or ``{"rules": [...]}``."""
     rules = payload.get("rules") if isinstance(payload, dict) else payload
     if not isinstance(rules, list):
         raise ValueError('expected a list of rules, or {"rules": [...]}')
@@ -108,7 +109,11 @@ class StubLLM:
 
     def add_rule(self, rule: Mapping[str, Any] | None = None, **fields: Any) -> None:
         """Append one rule: ``add_rule({"when": ..., "reply": ...})`` or ``add_rule(when=..., reply=...)``."""
-        new = Scenario([dict(rule or {}, **fields)])
+        self.add_rules([dict(rule or {}, **fields)])
+
+    def add_rules(self, rules: Iterable[Any]) -> None:
+        """Append rules all at once: if one is invalid (ValueError), none is added."""
+        new = Scenario(rules)
         with self._lock:
             self._scenario = self._scenario.extended(new.rules)
 
@@ -260,10 +265,7 @@ class StubLLM:
             raise unknown_url(method, path) from None
 
     def _model(self, path: str, _body: Any, _fault: Fault | None) -> StubResponse:
-        model = path.removeprefix("/v1/models/")
-        if model not in MODELS:
-            raise model_not_found(model)
-        return json_response(200, MODELS[model].to_dict())
+        return json_response(200, lookup(path.removeprefix("/v1/models/")).to_dict())
 
     def _generate(
         self, parse: Callable[[dict], tuple[Prompt, str]], body: dict, fault: Fault | None
@@ -308,10 +310,9 @@ class StubLLM:
                 self.reset()
                 return json_response(200, {"reset": True})
             if key == ("POST", "/_stub/scenario"):
-                rules = _rule_list(payload)
+                rules = rule_list(payload)
                 if isinstance(payload, dict) and payload.get("append"):
-                    for rule in rules:
-                        self.add_rule(rule)
+                    self.add_rules(rules)
                 else:
                     self.load_scenario(rules)
                 with self._lock:

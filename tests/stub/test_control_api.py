@@ -89,3 +89,13 @@ def test_a_body_that_is_not_json_is_a_clear_400(control) -> None:
     reply = http.post(f"{root}/_stub/faults", content=b"kind=rate_limit")
     assert reply.status_code == 400
     assert "must be JSON" in reply.json()["error"]["message"]
+
+
+def test_appending_rules_is_all_or_nothing(control) -> None:
+    http, root, _ = control
+    good = {"when": {"user_contains": "a"}, "reply": {"content": "A"}}
+    assert http.post(f"{root}/_stub/scenario", json={"rules": [good]}).json() == {"rules": 1}
+    bad = {"when": {"no_such_condition": "x"}, "reply": {"content": "B"}}
+    reply = http.post(f"{root}/_stub/scenario", json={"rules": [good, bad], "append": True})
+    assert reply.status_code == 400
+    assert http.post(f"{root}/_stub/scenario", json={"rules": [], "append": True}).json() == {"rules": 1}
