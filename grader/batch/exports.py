@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch.gradebook import Row
+from grader.engine.render import cell_error_line
 
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -77,8 +78,7 @@ def gradescope_results(row: Row) -> dict[str, Any]:
     tests = [{"name": part["id"], "score": part["points"], "max_score": part["max_points"],
               "status": "passed" if part["passed"] else "failed", "output": "\n".join(part["feedback"])}
              for part in result["parts"]]
-    output = "\n".join(result["problems"] + [f"{e['cell']}: {e.get('message', e['status'])}"
-                                             for e in result["cell_errors"]])
+    output = "\n".join(result["problems"] + [cell_error_line(e) for e in result["cell_errors"]])
     return {"score": row.score, "execution_time": round(row.seconds, 3), "output": output,
             "visibility": "after_published", "stdout_visibility": "hidden", "tests": tests,
             "extra_data": {"learner": row.learner, "exercise": row.exercise, "status": row.status,

@@ -52,7 +52,7 @@ def _answer_code(row: Row, part_id: str, submission: Notebook | None) -> str:
 
 def render_page(row: Row) -> str:
     """The page for one submission's latest result."""
-    from grader.engine.result import CheckOutcome, PartResult
+    from grader.engine.result import PartResult
 
     try:
         submission = read_notebook(row.source)
@@ -60,8 +60,7 @@ def render_page(row: Row) -> str:
         submission = None
     sections = []
     for data in row.result["parts"]:
-        checks = [CheckOutcome(**check) for check in data["checks"]]
-        part = PartResult(data["id"], data["points"], data["max_points"], checks, data["note"])
+        part = PartResult.from_dict(data)
         sections.append(render_part_html(part) + ("" if part.passed else _answer_code(row, part.id, submission)))
     problems = "".join(f"<li>{html.escape(problem)}</li>" for problem in row.result["problems"])
     title = f"{row.exercise}: feedback for {row.learner}"

@@ -39,6 +39,11 @@ def part_lines(part: R.PartResult, width: int) -> list[str]:
     return lines
 
 
+def cell_error_line(error: dict) -> str:
+    """One failed cell, as a line: where it is and what went wrong."""
+    return f"{error['cell']}: {error.get('message', error['status'])}"
+
+
 def render_text(result: R.Result) -> str:
     width = min(shutil.get_terminal_size((100, 20)).columns, 110) - 2
     title = f"{result.notebook}: {_STATUS_TEXT.get(result.status, result.status)}"
@@ -50,8 +55,7 @@ def render_text(result: R.Result) -> str:
         for part in result.parts:
             lines += part_lines(part, width)
     for heading, items in (("Problems", result.problems),
-                           ("Cells that failed", [f"{e['cell']}: {e.get('message', e['status'])}"
-                                                  for e in result.cell_errors])):
+                           ("Cells that failed", [cell_error_line(e) for e in result.cell_errors])):
         if items:
             lines += ["", heading + ":"]
             for item in items:

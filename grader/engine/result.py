@@ -45,6 +45,12 @@ class PartResult:
         lines = [_with_hint(check) for check in self.checks if not check.passed]
         return list(dict.fromkeys(lines))  # the same message from several checks is said once
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PartResult:
+        """The inverse of :meth:`to_dict` (a part as stored in a gradebook)."""
+        checks = [CheckOutcome(**check) for check in data["checks"]]
+        return cls(data["id"], data["points"], data["max_points"], checks, data.get("note", ""))
+
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "points": self.points, "max_points": self.max_points,
                 "passed": self.passed, "feedback": self.feedback, "note": self.note,
