@@ -22,7 +22,8 @@ MODEL = "gpt-4o-mini"
 
 
 def test_concurrent_requests_overlap_and_are_counted(stub: StubLLM, http_client: httpx2.Client) -> None:
-    stub.set_fault_rate(1.0, kinds=[{"kind": "delay", "seconds": 0.2}])
+    # A delay long enough that all twelve overlap even on a loaded machine.
+    stub.set_fault_rate(1.0, kinds=[{"kind": "delay", "seconds": 1.0}])
     with stub.serve() as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", http_client=http_client, max_retries=0)
         started = time.monotonic()
@@ -32,7 +33,7 @@ def test_concurrent_requests_overlap_and_are_counted(stub: StubLLM, http_client:
             )
         elapsed = time.monotonic() - started
     assert len(replies) == 12 and all(r.choices for r in replies)
-    assert elapsed < 1.0  # twelve 0.2 s delays served side by side, not one after another
+    assert elapsed < 6.0  # twelve 1 s delays served side by side, not one after another (12 s)
     assert stub.max_in_flight == 12
 
 
