@@ -70,6 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a burst of concurrent clients overflowed it, and
+    # the kernel retried the refused connections a second later, serialising the burst.
+    request_queue_size = 128
 
     def __init__(self, stub: StubLLM, address: tuple[str, int]) -> None:
         self.stub = stub
