@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = subparsers.add_parser("check", help="grade one notebook and print feedback")
     check.add_argument("notebook", help="path to an .ipynb file")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
-    check.add_argument("--seed", type=int, help="seed for the checks' random inputs (default: random)")
+    check.add_argument("--seed", type=int, help="seed for the checks' random inputs "
+                       "(default: derived from the notebook's code, so a file always gets the same grade)")
     check.add_argument("--timeout", type=float, default=180.0, help="seconds for the whole notebook")
     check.add_argument("--cell-timeout", type=float, default=30.0, help="seconds for one cell")
     check.add_argument("--call-timeout", type=float, default=10.0,
