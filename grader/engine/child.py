@@ -14,9 +14,9 @@ import socket
 import sys
 from typing import Any
 
-from grader.engine import clock, sandbox
+from grader.engine import clock, isolation, sandbox
 from grader.engine.cells import CellRunner
-from grader.engine.protocol import Channel, ChannelClosed
+from grader.engine.protocol import Channel, ChannelClosed, send_with_fd
 from grader.engine.workspace import Workspace, raise_time_limit
 
 
@@ -56,12 +56,29 @@ def serve(channel: Channel, workspace: Workspace, call_timeout: float) -> None:
         channel.send(reply)
 
 
+def _isolate(sock: socket.socket, job: dict) -> None:
+    """Enter the sandbox, then hand the grader a listening socket for the stub's API, made
+    inside the sandbox's network namespace: the only address learner code can reach."""
+    try:
+        level = isolation.enter(isolation.Policy.from_dict(job["isolation"]))
+    except isolation.IsolationUnavailable as error:
+        Channel(sock).send({"event": "isolation_failed", "reason": str(error)})
+        os._exit(0)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        port = listener.getsockname()[1]
+        send_with_fd(sock, {"event": "isolated", "level": level, "port": port}, listener.fileno())
+    os.environ["OPENAI_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
+
+
 def run(sock: socket.socket) -> None:
     """Serve one job on *sock*, then exit the process (spawned or forked alike)."""
     channel = Channel(sock)
-    job = channel.receive()
-    os.chdir(job["workdir"])
     try:
+        job = channel.receive()
+        _isolate(sock, job)
+        os.chdir(job["workdir"])
         run_job(channel, job)
     except ChannelClosed:
         pass
@@ -70,5 +87,18 @@ def run(sock: socket.socket) -> None:
         os._exit(0)  # do not wait for threads learner code left running
 
 
+def _preload() -> None:
+    """Import what a zygote preloads, so a spawned child starts where a forked one does: the
+    same imports, the same address space used, so the same memory limit means the same."""
+    import contextlib
+
+    from grader.engine.zygote import DEFAULT_PRELOAD
+
+    for module in DEFAULT_PRELOAD:
+        with contextlib.suppress(ImportError):
+            __import__(module)
+
+
 if __name__ == "__main__":
+    _preload()
     run(socket.socket(fileno=int(sys.argv[1])))

@@ -20,9 +20,8 @@ from grader.engine.course import course_root, reference_notebook
 from grader.engine.integrity import Integrity, compare
 from grader.engine.notebook import InvalidNotebook, Notebook, Part, read_notebook
 from grader.engine.remote import Learner
-from grader.engine.session import CellsRun, ChildSession, Launcher, Limits, child_environment
-
-MAX_RESTARTS = 3
+from grader.engine.runs import NotebookRun, Stop
+from grader.engine.session import CellsRun, Launcher, Limits, child_environment
 
 
 @dataclass
@@ -108,45 +107,26 @@ def _grade(plan: _Plan, limits: Limits, seed: int, launcher: Launcher | None) ->
     stub = StubLLM(api_key=api_key)
     result = R.Result(str(plan.submission.path), plan.exercise, R.GRADED, seed=seed,
                       problems=list(plan.integrity.problems))
-    with tempfile.TemporaryDirectory(prefix="grader-") as workdir, stub.serve() as server:
+    with tempfile.TemporaryDirectory(prefix="grader-") as workdir:
         env = child_environment(Path(workdir), {
-            "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": api_key,
-            "GRADER_DATASETS": str(course_root() / "datasets"),
+            "OPENAI_API_KEY": api_key, "GRADER_DATASETS": str(course_root() / "datasets"),
         })
-        session, run = _run_cells(_execution_cells(plan), Path(workdir), env, limits, launcher)
+        notebook = NotebookRun(_execution_cells(plan), Path(workdir), env, limits, launcher, stub)
         try:
-            context = CheckContext(Learner(session.request) if session else None, stub, seed, quick=False,
+            run = notebook.start()
+            context = CheckContext(Learner(notebook.request), stub, seed, quick=False,
                                    describe_missing=_missing_describer(plan))
-            result.parts = [_grade_part(part, plan, run, session, context) for part in plan.reference.parts()]
+            for part in plan.reference.parts():
+                result.parts.append(_grade_part(part, plan, run, notebook, context))
+                notebook.after_part(part.part_id)
         finally:
-            result.output = session.close() if session else ""
+            result.output = notebook.close()
+    result.isolation = notebook.isolation
     result.cell_errors = _cell_errors(plan.submission, run)
-    result.status = _status(plan, run)
+    result.problems += [f"Your code stopped responding while part '{stop.part_id}' was checked ({stop.detail}); "
+                        "the notebook was started again for the parts after it." for stop in notebook.stops]
+    result.status = _status(plan, run, notebook.stops)
     return result
-
-
-def _run_cells(cells: list[dict], workdir: Path, env: dict, limits: Limits,
-               launcher: Launcher | None) -> tuple[ChildSession | None, CellsRun]:
-    """Run the cells; a cell that hangs or kills the interpreter is skipped on a fresh start,
-    so the parts that do not depend on it are still graded."""
-    deadline = time.monotonic() + limits.notebook_seconds
-    merged, skipped = CellsRun(), set()
-    for _ in range(MAX_RESTARTS + 1):
-        kept = [cell for cell in cells if cell["index"] not in skipped]
-        session = ChildSession(kept, workdir, env, limits, deadline, launcher)
-        run = session.run_cells()
-        merged.cells.update(run.cells)
-        if run.finished:
-            merged.finished = True
-            return session, merged
-        session.close()
-        merged.stopped, merged.stopped_in, merged.detail = run.stopped, run.stopped_in, run.detail
-        if run.stopped_in is None or time.monotonic() >= deadline:
-            break
-        merged.cells[run.stopped_in] = {"index": run.stopped_in, "status": run.stopped,
-                                        "error": {"type": run.stopped, "message": run.detail}}
-        skipped.add(run.stopped_in)
-    return None, merged
 
 
 def _missing_describer(plan: _Plan):
@@ -158,7 +138,7 @@ def _missing_describer(plan: _Plan):
     return describe
 
 
-def _grade_part(part: Part, plan: _Plan, run: CellsRun, session: ChildSession | None,
+def _grade_part(part: Part, plan: _Plan, run: CellsRun, notebook: NotebookRun,
                 context: CheckContext) -> R.PartResult:
     failed_cell = _failed_answer_cell(part, plan.submission, run)
     if failed_cell is not None:
@@ -172,18 +152,20 @@ def _grade_part(part: Part, plan: _Plan, run: CellsRun, session: ChildSession | 
         return R.PartResult(part.part_id, 0.0, part.points, [R.CheckOutcome(
             "checks", 1.0, R.CHECK_ERROR, f"No checks are defined for part '{part.part_id}'; "
             "this is a grader problem, please report it.")])
-    if session is None:
+    if notebook.session is None:
         return R.PartResult(part.part_id, 0.0, part.points, [R.CheckOutcome(
             "notebook", 1.0, R.NOT_RUN, f"Not checked: {run.detail}.")])
     return run_part(part.part_id, part.points, checks, context)
 
 
 def _failed_answer_cell(part: Part, submission: Notebook, run: CellsRun):
+    """The answer cell of *part* that failed, if it did. When a learner keeps copies of an
+    answer cell, the last one is the answer (it ran last, so its definitions stand), as in Jupyter."""
     for released in part.solution_cells:
-        for cell in submission.cells_with_grade_id(released.grade_id or ""):
-            event = run.cells.get(cell.index)
-            if event and event["status"] != "ok":
-                return cell, event
+        copies = submission.cells_with_grade_id(released.grade_id or "")
+        event = run.cells.get(copies[-1].index) if copies else None
+        if event and event["status"] != "ok":
+            return copies[-1], event
     return None
 
 
@@ -196,9 +178,11 @@ def _cell_errors(submission: Notebook, run: CellsRun) -> list[dict]:
     return errors
 
 
-def _status(plan: _Plan, run: CellsRun) -> str:
-    """The worst thing that happened, in this order: crash, memory, timeout, tampering."""
+def _status(plan: _Plan, run: CellsRun, stops: list[Stop]) -> str:
+    """The worst thing that happened, in this order: crash, memory, timeout, tampering; a
+    child that hung or died while the checks ran counts as its cells would."""
     events = list(run.cells.values())
+    events += [{"status": stop.ended_by, "error": {"message": stop.detail}} for stop in stops]
 
     def message(event: dict) -> str:
         return event.get("error", {}).get("message", "")

@@ -7,6 +7,7 @@ untrusted child sent. Messages are capped so a child cannot exhaust the grader's
 from __future__ import annotations
 
 import json
+import os
 import select
 import socket
 import struct
@@ -62,3 +63,27 @@ class Channel:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def send_with_fd(sock: socket.socket, message: Any, fd: int) -> None:
+    """Send one framed message carrying an open file descriptor (SCM_RIGHTS)."""
+    data = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    socket.send_fds(sock, [_HEADER.pack(len(data)) + data], [fd])
+
+
+def receive_with_fd(sock: socket.socket, timeout: float) -> tuple[Any, int | None]:
+    """Receive one small framed message sent by :func:`send_with_fd`, and its descriptor.
+
+    It is the child's first message, sent before any learner code runs, so it arrives whole.
+    """
+    if not select.select([sock], [], [], timeout)[0]:
+        raise ChannelTimeout()
+    data, fds, _, _ = socket.recv_fds(sock, 1 << 16, 1)
+    if not data:
+        raise ChannelClosed("connection closed")
+    (length,) = _HEADER.unpack(data[: _HEADER.size])
+    if length != len(data) - _HEADER.size:
+        for fd in fds:
+            os.close(fd)
+        raise ChannelClosed("the child's first message was not one whole frame")
+    return json.loads(data[_HEADER.size:]), (fds[0] if fds else None)

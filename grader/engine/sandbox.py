@@ -39,14 +39,25 @@ def _network_guard(event: str, args: tuple) -> None:
         )
 
 
+def _address_space_in_use() -> int:
+    """Bytes of address space mapped now (the interpreter and its preloaded modules): the
+    memory limit is on top of it, so it means the same however the child was started."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except OSError:  # no /proc (macOS): the limit is absolute there
+        return 0
+
+
 def apply_limits(memory_mb: int | None, cpu_seconds: int | None) -> None:
-    """Cap address space and CPU time, and block non-loopback network access.
+    """Cap address space (*memory_mb* more than now) and CPU time, and block non-loopback
+    network access.
 
     The audit hook cannot be removed from Python code; it does not cover subprocesses
     (see docs/threat-model.md).
     """
     if memory_mb:
-        limit = memory_mb * 1024 * 1024
+        limit = memory_mb * 1024 * 1024 + _address_space_in_use()
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     if cpu_seconds:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))

@@ -17,12 +17,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from grader.engine.protocol import Channel, ChannelClosed, ChannelTimeout
+from grader.engine import isolation
+from grader.engine.protocol import Channel, ChannelClosed, ChannelTimeout, receive_with_fd
+
+if TYPE_CHECKING:
+    from grader.stub.server import StubServer
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 GRACE_SECONDS = 2.0
+SETUP_SECONDS = 30.0  # for the child to enter its sandbox and say so
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Limits:
     call_seconds: float = 10.0
     memory_mb: int = 2048
     output_bytes: int = 256 * 1024
+    isolation: str = isolation.AUTO  # auto (the best this machine has), strict (namespaces or fail), process
 
 
 class ChildGone(Exception):
@@ -121,8 +127,13 @@ class SpawnLauncher:
 
 class ChildSession:
     def __init__(self, cells: list[dict], workdir: Path, env: dict[str, str], limits: Limits,
-                 deadline: float | None = None, launcher: Launcher | None = None):
-        """Start the child; *deadline* (``time.monotonic()``) bounds the whole notebook."""
+                 deadline: float | None = None, launcher: Launcher | None = None, *, stub: Any):
+        """Start the child in its sandbox and serve *stub*'s API to it (never its control API).
+
+        *deadline* (``time.monotonic()``) bounds the whole notebook. Raises
+        :class:`isolation.IsolationUnavailable` when ``limits.isolation`` is strict and this
+        machine cannot provide it.
+        """
         self.limits = limits
         self.deadline = deadline if deadline is not None else time.monotonic() + limits.notebook_seconds
         parent_sock, child_sock = socket.socketpair()
@@ -131,11 +142,31 @@ class ChildSession:
         self.channel = Channel(parent_sock)
         self.output = _CappedReader(self.process.stdout, limits.output_bytes)
         self.alive = True
+        self.ended_by, self.ended_detail = "", ""  # why it stopped answering checks, once it has
+        self.server: StubServer | None = None
+        self.isolation = ""
         self.channel.send({
             "cells": cells, "workdir": str(workdir), "cell_timeout": limits.cell_seconds,
             "call_timeout": limits.call_seconds, "memory_mb": limits.memory_mb,
             "cpu_seconds": int(self._remaining()) + 10,
+            "isolation": isolation.policy_for(limits.isolation, workdir).to_dict(),
         })
+        self._serve_stub(stub)
+
+    def _serve_stub(self, stub: Any) -> None:
+        """The child's first message names its isolation and carries the socket it listens on."""
+        from grader.stub.server import StubServer
+
+        try:
+            message, listener = receive_with_fd(self.channel.sock, min(SETUP_SECONDS, max(self._remaining(), 0.01)))
+        except (ChannelTimeout, ChannelClosed):
+            return  # run_cells reports the child as hung or dead
+        if message.get("event") == "isolation_failed":
+            self.close()
+            raise isolation.IsolationUnavailable(message.get("reason", "strict isolation is not available"))
+        self.isolation = str(message.get("level", ""))
+        if listener is not None:
+            self.server = StubServer(stub, listener=socket.socket(fileno=listener), control=False)
 
     def _remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -152,9 +183,9 @@ class ChildSession:
                 run.stopped, run.stopped_in = "timeout", current
                 run.detail = self._timeout_detail()
                 return run
-            except ChannelClosed:
+            except ChannelClosed as error:
                 run.stopped, run.stopped_in = "crashed", current
-                run.detail = self._crash_detail()
+                run.detail = self._crash_detail(error)
                 return run
             kind = event.get("event")
             if kind == "cell_start":
@@ -171,11 +202,13 @@ class ChildSession:
             return f"the notebook ran longer than its {self.limits.notebook_seconds:g} s limit"
         return f"a cell ran longer than its {self.limits.cell_seconds:g} s limit and did not stop"
 
-    def _crash_detail(self) -> str:
+    def _crash_detail(self, error: Exception | None = None) -> str:
         try:
-            code = self.process.wait(timeout=5)
+            code = self.process.wait(timeout=1 if error else 5)
         except subprocess.TimeoutExpired:
             self.kill()
+            if error is not None:  # still running, but what it wrote on the channel was not the protocol
+                return f"the notebook's process broke the grading protocol ({error})"
             code = self.process.returncode
         self.alive = False
         if code is not None and code < 0:
@@ -195,10 +228,13 @@ class ChildSession:
             return self.channel.receive(timeout=max(wait, 0.01))
         except ChannelTimeout:
             self.kill()
-            raise ChildGone(f"learner code did not return within {self.limits.call_seconds:g} s "
-                            "and could not be interrupted") from None
-        except ChannelClosed:
-            raise ChildGone(self._crash_detail()) from None
+            self.ended_by = "timeout"
+            self.ended_detail = (f"learner code did not return within {self.limits.call_seconds:g} s "
+                                 "and could not be interrupted")
+            raise ChildGone(self.ended_detail) from None
+        except ChannelClosed as error:
+            self.ended_by, self.ended_detail = "crashed", self._crash_detail(error)
+            raise ChildGone(self.ended_detail) from None
 
     def kill(self) -> None:
         """Kill the child and anything it started (its process group), even after it exited."""
@@ -217,4 +253,6 @@ class ChildSession:
                 pass
         self.kill()
         self.channel.close()
+        if self.server is not None:
+            self.server.close()
         return self.output.text()

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from grader.stub.errors import unknown_url
 from grader.stub.wire import StubRequest, StubResponse
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         request = StubRequest.build(self.command, self.path, dict(self.headers.items()), body)
+        if not self.server.control and request.path.startswith("/_stub/"):
+            # Grading serves learner code: the control API (faults, log, reset) is not for it.
+            self._send(unknown_url(request.method, request.path).to_response())
+            return
         with stub.track_in_flight(request.path):
             response = stub.handle(request)
             if response.delay and stub.wait(response.delay):
@@ -74,11 +79,17 @@ class _HTTPServer(ThreadingHTTPServer):
     # the kernel retried the refused connections a second later, serialising the burst.
     request_queue_size = 128
 
-    def __init__(self, stub: StubLLM, address: tuple[str, int]) -> None:
+    def __init__(self, stub: StubLLM, address: tuple[str, int], listener: socket.socket | None = None,
+                 control: bool = True) -> None:
         self.stub = stub
+        self.control = control
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, bind_and_activate=listener is None)
+        if listener is not None:  # already bound and listening (made inside a grading sandbox)
+            self.socket.close()
+            self.socket = listener
+            self.server_address = listener.getsockname()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up mid-request (a timeout, a cancelled task) is normal here, not an error."""
@@ -113,9 +124,12 @@ class StubServer:
     With ``set_env`` the ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` variables point at it until then.
     """
 
-    def __init__(self, stub: StubLLM, host: str = "127.0.0.1", port: int = 0, *, set_env: bool = False) -> None:
+    def __init__(self, stub: StubLLM, host: str = "127.0.0.1", port: int = 0, *, set_env: bool = False,
+                 listener: socket.socket | None = None, control: bool = True) -> None:
+        """*listener*: serve on this listening socket instead of binding one. *control*: False
+        answers the control API (``/_stub/...``) with 404, for servers that learner code reaches."""
         self.stub = stub
-        self._httpd = _HTTPServer(stub, (host, port))
+        self._httpd = _HTTPServer(stub, (host, port), listener, control)
         self.host, self.port = self._httpd.server_address[:2]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
