@@ -211,6 +211,8 @@ class ChildSession:
                 return f"the notebook's process broke the grading protocol ({error})"
             code = self.process.returncode
         self.alive = False
+        if getattr(self.process, "zygote_died", False):
+            return "it killed the process that started it (the grader's zygote), and died with it"
         if code is not None and code < 0:
             name = signal.Signals(-code).name
             cause = {"SIGSEGV": "a segmentation fault", "SIGKILL": "it was killed (often: out of memory)",

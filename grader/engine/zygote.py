@@ -18,6 +18,7 @@ import functools
 import json
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from typing import IO
 
 DEFAULT_PRELOAD = ("numpy", "openai", "faiss", "httpx2", "grader.engine.child", "grader.engine.cells")
 _MESSAGE = 1 << 16
+_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
 
 
 class ForkedChild:
@@ -34,59 +36,105 @@ class ForkedChild:
 
     def __init__(self, pid: int, stdout: IO[bytes], launcher: ZygoteLauncher):
         self.pid, self.stdout, self.returncode = pid, stdout, None
+        self.zygote_died = False  # the child took its zygote down (it then died with it)
         self._launcher = launcher
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            self.returncode = self._launcher._exit_code(timeout=0)
+            self.returncode = self._launcher._exit_code(self, timeout=0)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            self.returncode = self._launcher._exit_code(timeout)
+            self.returncode = self._launcher._exit_code(self, timeout)
         if self.returncode is None:
             raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0)
         return self.returncode
 
 
+class ZygoteGone(RuntimeError):
+    """The zygote process exited (killed by a child, or it failed to start)."""
+
+
 class ZygoteLauncher:
-    """Start children by forking a pre-warmed zygote; one notebook at a time per launcher."""
+    """Start children by forking a pre-warmed zygote; one notebook at a time per launcher.
+
+    A zygote that dies (a child killed it) is started again on the next launch, so one
+    submission cannot stop a worker from grading the rest.
+    """
 
     def __init__(self, preload: tuple[str, ...] = DEFAULT_PRELOAD):
+        self._preload = preload
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
         from grader.engine.session import child_environment
 
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = child_environment(Path(tempfile.gettempdir()), {})
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "grader.engine.zygote", str(theirs.fileno()), *preload],
+            [sys.executable, "-m", "grader.engine.zygote", str(theirs.fileno()), *self._preload],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         theirs.close()
         self._receive(timeout=120)  # "ready": the preloads are imported
 
     def launch(self, child_sock: socket.socket, workdir: Path, env: dict[str, str]) -> ForkedChild:
+        try:
+            return self._launch(child_sock, workdir, env)
+        except (ZygoteGone, OSError):
+            self._stop()
+            self.restarts += 1
+            self._start()
+            return self._launch(child_sock, workdir, env)
+
+    def _launch(self, child_sock: socket.socket, workdir: Path, env: dict[str, str]) -> ForkedChild:
         read_end, write_end = os.pipe()
         request = json.dumps({"cwd": str(workdir), "env": env}).encode()
         try:
             socket.send_fds(self._control, [request], [child_sock.fileno(), write_end])
+            pid = self._receive_for("pid", None, timeout=30)["pid"]
+        except BaseException:
+            os.close(read_end)
+            raise
         finally:
             os.close(write_end)
-        return ForkedChild(self._receive(timeout=30)["pid"], os.fdopen(read_end, "rb"), self)
+        return ForkedChild(pid, os.fdopen(read_end, "rb"), self)
 
     def _receive(self, timeout: float | None) -> dict:
         ready = select.select([self._control], [], [], timeout)[0]
         if not ready:
             raise TimeoutError("the zygote did not answer")
-        data = self._control.recv(_MESSAGE)
+        try:
+            data = self._control.recv(_MESSAGE)
+        except OSError:
+            data = b""
         if not data:
-            raise RuntimeError(f"the zygote exited (code {self._process.poll()})")
+            raise ZygoteGone(f"the zygote exited (code {self._process.poll()})")
         return json.loads(data)
 
-    def _exit_code(self, timeout: float | None) -> int | None:
+    def _receive_for(self, kind: str, pid: int | None, timeout: float | None) -> dict:
+        """The next message of *kind* (for *pid*), skipping what an earlier child left unread."""
+        while True:
+            message = self._receive(timeout)
+            if kind in message and (pid is None or message.get("pid") == pid):
+                return message
+
+    def _exit_code(self, child: ForkedChild, timeout: float | None) -> int | None:
         try:
-            return self._receive(timeout)["exit"]
+            return self._receive_for("exit", child.pid, timeout)["exit"]
         except TimeoutError:
             return None
+        except ZygoteGone:
+            child.zygote_died = True
+            return -signal.SIGKILL  # a zygote's child dies with it (PR_SET_PDEATHSIG)
+
+    def _stop(self) -> None:
+        self._control.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait(timeout=10)
 
     def close(self) -> None:
         self._control.close()
@@ -100,10 +148,12 @@ class ZygoteLauncher:
 
 
 def _child(control: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the forked child: become a session leader with the job's folder, env and output."""
+    """In the forked child: become a session leader with the job's folder, env and output,
+    and die with the zygote."""
     try:
         control.close()
         os.setsid()
+        _die_with_parent()
         grading_fd, output_fd = fds
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
@@ -121,8 +171,68 @@ def _child(control: socket.socket, request: dict, fds: list[int]) -> None:
         os._exit(1)
 
 
+def _die_with_parent() -> None:
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _kill_orphans() -> None:
+    """Kill what a child left behind. The zygote is a subreaper, so a learner's process that
+    detached itself (double fork, setsid) is re-parented here, not to init, and ends now."""
+    for _ in range(100):
+        orphans = _children_of(os.getpid())
+        if not orphans:
+            return
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in orphans:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _children_of(parent: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == parent:
+                        children.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return children
+
+
+def _wait(pid: int, control: socket.socket) -> int:
+    """Wait for the child; if the grader goes away meanwhile (its end of *control* closes),
+    kill the child and exit, so nothing of a killed grader keeps running learner code."""
+    pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+    watched: list = [control] + ([pidfd] if pidfd is not None else [])
+    while True:
+        ready = select.select(watched, [], [], None if pidfd is not None else 0.2)[0]
+        if control in ready:
+            if not control.recv(_MESSAGE, socket.MSG_PEEK):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                os._exit(0)
+            watched.remove(control)  # a request is waiting: it is read once this child is done
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            if pidfd is not None:
+                os.close(pidfd)
+            return os.waitstatus_to_exitcode(status)
+
+
 def serve(control: socket.socket) -> None:
     """Fork a child per launch request; report its pid, then its exit code once reaped."""
+    subreaper = sys.platform == "linux"
+    if subreaper:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     while True:
         message, fds, _, _ = socket.recv_fds(control, _MESSAGE, 2)
         if not message:
@@ -133,8 +243,10 @@ def serve(control: socket.socket) -> None:
         for fd in fds:
             os.close(fd)
         control.send(json.dumps({"pid": pid}).encode())
-        _, status = os.waitpid(pid, 0)
-        control.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+        code = _wait(pid, control)
+        if subreaper:
+            _kill_orphans()
+        control.send(json.dumps({"exit": code, "pid": pid}).encode())
 
 
 def _warm_openai() -> None:
