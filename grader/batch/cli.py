@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from grader.engine.cli import add_isolation_option
+
 EXIT_OK, EXIT_INCOMPLETE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 DEMO_SUBMISSIONS = Path(__file__).resolve().parents[2] / "datasets" / "sample_submissions" / "submitted"
 
@@ -16,6 +18,7 @@ def _limit_options(parser: argparse.ArgumentParser, cell_timeout: float) -> None
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds for one whole notebook")
     parser.add_argument("--cell-timeout", type=float, default=cell_timeout, help="seconds for one cell")
     parser.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of learner code")
+    add_isolation_option(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,21 +42,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    from grader.batch.gradebook import GradebookBusy
+    from grader.batch.gradebook import GradebookBusy, GradebookTampered
     from grader.batch.runner import grade_batch
+    from grader.engine.isolation import IsolationUnavailable, probe
     from grader.engine.session import Limits
 
     if args.jobs < 1:
         print("grader grade: --jobs must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
-    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout, memory_mb=args.memory_mb)
+    try:
+        print(f"isolation: {probe(args.isolation)}")
+    except IsolationUnavailable as error:
+        print(f"grader grade: {error}; grade on a Linux machine with user namespaces, or without "
+              "--isolation strict", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout, memory_mb=args.memory_mb,
+                    isolation=args.isolation)
     try:
         summary = grade_batch(args.submissions, args.out, jobs=args.jobs, exercise=args.exercise, limits=limits,
                               scheduler=args.scheduler)
     except GradebookBusy as error:
         print(f"grader grade: {error}", file=sys.stderr)
         return EXIT_BUSY
-    except (FileNotFoundError, ValueError, ConnectionError) as error:
+    except (FileNotFoundError, ValueError, ConnectionError, GradebookTampered) as error:
         print(f"grader grade: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for line in summary.errors:
@@ -68,7 +79,7 @@ def run_grade(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from grader.batch.gradebook import Gradebook, GradebookBusy, exclusive
+    from grader.batch.gradebook import Gradebook, GradebookBusy, GradebookTampered, exclusive
     from grader.batch.runner import publish
 
     path = args.out / "gradebook.sqlite"
@@ -86,6 +97,9 @@ def run_export(args: argparse.Namespace) -> int:
     except GradebookBusy as error:
         print(f"grader export: {error}", file=sys.stderr)
         return EXIT_BUSY
+    except GradebookTampered as error:
+        print(f"grader export: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"wrote {args.out}/grades.csv, canvas.csv, results/, feedback/ and {report}")
     return EXIT_OK
 

@@ -37,8 +37,16 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+# Everything SCHEMA creates; anything else in the file was put there by someone else.
+KNOWN_OBJECTS = {("table", "results"), ("index", "sqlite_autoindex_results_1")}
+
+
 class GradebookBusy(Exception):
     """Another grader holds the lock on this output folder."""
+
+
+class GradebookTampered(Exception):
+    """The gradebook holds objects or rows the grader did not write."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,30 @@ class Gradebook:
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable against process death
+        self.db.execute("PRAGMA trusted_schema=OFF")  # a planted view or trigger cannot call functions
         self.db.executescript(SCHEMA)
+        self._verify()
+
+    def _verify(self) -> None:
+        """Refuse a gradebook someone else changed: a trigger could rewrite scores as they are
+        stored, and a row whose columns disagree with its stored result was edited."""
+        fix = ("Move it aside (it is not deleted; its results can still be read) and run `grader grade` "
+               "again to grade every submission afresh.")
+        unknown = set(self.db.execute("SELECT type, name FROM sqlite_master")) - KNOWN_OBJECTS
+        if unknown:
+            names = ", ".join(f"{kind} {name!r}" for kind, name in sorted(unknown))
+            raise GradebookTampered(f"{self.path} holds {names}, which the grader never creates: "
+                                    f"it has been tampered with. {fix}")
+        for row_id, status, score, max_score, text in self.db.execute(
+                "SELECT id, status, score, max_score, result FROM results"):
+            try:
+                stored = json.loads(text)
+                agrees = (stored["status"], stored["score"], stored["max_score"]) == (status, score, max_score)
+            except (ValueError, TypeError, KeyError):
+                agrees = False
+            if not agrees:
+                raise GradebookTampered(f"{self.path}: row {row_id} was changed after the grader wrote it "
+                                        f"(its score or status no longer matches its result). {fix}")
 
     def close(self) -> None:
         self.db.close()

@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from grader.batch import workers
 from grader.batch.discovery import Discovery, Submission, Unplaced, discover, unpack
@@ -75,19 +75,30 @@ def _grade(todo: list[Submission], book: Gradebook, summary: Summary, jobs: int,
     tasks = [workers.task_for(s, limits) for s in todo]
     results = workers.run_dask(tasks, scheduler) if scheduler else workers.run_local(tasks, jobs)
     progress = Progress(len(tasks), stream)
+    broke_a_worker = []
     for task, outcome in results:
-        submission = by_path[task.path]
-        if isinstance(outcome, BaseException):
-            summary.failed += 1
-            summary.errors.append(f"{task.path}: the grading worker failed ({outcome!r}); run again to retry")
-        else:
-            book.record(submission.learner, submission.exercise, submission.content_hash, task.path, outcome)
-            if outcome["status"] in R.RAN_TO_THE_END:
-                summary.graded += 1
-            else:
-                summary.failed += 1
-        progress.advance(f"{submission.learner}/{submission.exercise}")
+        if isinstance(outcome, BaseException) and workers.worker_died(outcome):
+            broke_a_worker.append(task)  # or was queued on the worker another submission killed
+            continue
+        _settle(by_path[task.path], task, outcome, book, summary, progress)
+    for task, outcome in workers.run_alone(broke_a_worker):
+        _settle(by_path[task.path], task, outcome, book, summary, progress)
     progress.close()
+
+
+def _settle(submission: Submission, task: workers.Task, outcome: dict[str, Any] | BaseException, book: Gradebook,
+            summary: Summary, progress: Progress) -> None:
+    """Record a result, or note that the grader itself failed (the next run retries it)."""
+    if isinstance(outcome, BaseException):
+        summary.failed += 1
+        summary.errors.append(f"{task.path}: the grader failed ({outcome!r}); run again to retry")
+    else:
+        book.record(submission.learner, submission.exercise, submission.content_hash, task.path, outcome)
+        if outcome["status"] in R.RAN_TO_THE_END:
+            summary.graded += 1
+        else:
+            summary.failed += 1
+    progress.advance(f"{submission.learner}/{submission.exercise}")
 
 
 def write_unplaced(unplaced: list[Unplaced], out: Path) -> None:

@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.batch.discovery import Submission
@@ -122,8 +124,32 @@ def run_dask(tasks: Iterable[Task], address: str) -> Iterator[tuple[Task, dict[s
             yield futures[future], _outcome(future)
 
 
+def worker_died(error: BaseException) -> bool:
+    """Whether *error* says a worker process died, rather than the grader raising."""
+    return isinstance(error, BrokenProcessPool) or type(error).__name__ == "KilledWorker"
+
+
+def run_alone(tasks: Iterable[Task]) -> Iterator[tuple[Task, dict[str, Any] | BaseException]]:
+    """Grade, each on a worker of its own, submissions whose worker died in the shared pool:
+    only then is it known which one did it. One that kills its own worker twice is recorded
+    as ``crashed``, never retried forever; the others are graded as usual."""
+    from grader.engine import result as R
+    from grader.engine.grade import ungraded
+
+    for task in tasks:
+        for attempt in (1, 2):
+            _, outcome = next(run_local([task], 1))
+            if not isinstance(outcome, BaseException) or not worker_died(outcome):
+                yield task, outcome
+                break
+            if attempt == 2:
+                problem = ("grading this notebook killed the grading worker twice; it is recorded as crashed "
+                           "and will not be retried")
+                yield task, ungraded(Path(task.path), problem, task.exercise, R.CRASHED).to_dict()
+
+
 def _outcome(future: Any) -> dict[str, Any] | BaseException:
-    """The result, or the error if the worker died; the submission is then retried on the next run."""
+    """The result, or the error if the worker died (its submissions are then graded alone)."""
     try:
         return future.result()
     except Exception as error:

@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--call-timeout", type=float, default=10.0,
                        help="seconds for one call of your code by a check")
     check.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of learner code")
+    add_isolation_option(check)
     check.set_defaults(func=run_check)
 
     release = subparsers.add_parser("release", help="write exercises/ from solutions/")
@@ -28,21 +29,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     release.set_defaults(func=run_release)
 
 
+def add_isolation_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--isolation", choices=("auto", "strict", "process"), default="auto",
+                        help="how learner code is contained: auto (Linux namespaces where the machine allows, "
+                             "else process limits only; default), strict (namespaces or refuse to grade), "
+                             "process (process limits only)")
+
+
 def run_check(args: argparse.Namespace) -> int:
     from grader.engine import result as R
     from grader.engine.grade import grade_notebook
+    from grader.engine.isolation import IsolationUnavailable
     from grader.engine.render import render_text
     from grader.engine.session import Limits
 
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
-                    call_seconds=args.call_timeout, memory_mb=args.memory_mb)
-    result = grade_notebook(args.notebook, limits=limits, seed=args.seed)
+                    call_seconds=args.call_timeout, memory_mb=args.memory_mb, isolation=args.isolation)
+    try:
+        result = grade_notebook(args.notebook, limits=limits, seed=args.seed)
+    except IsolationUnavailable as error:
+        print(f"grader check: {error}; run without --isolation strict to grade with process isolation only",
+              file=sys.stderr)
+        return EXIT_UNUSABLE
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     elif result.status == R.INVALID:
         print(f"grader: {result.problems[0]}", file=sys.stderr)
     else:
         print(render_text(result))
+        print(f"isolation: {result.isolation}")
     if result.status == R.INVALID:
         return EXIT_UNUSABLE
     return EXIT_FULL_MARKS if result.score == result.max_score and result.max_score > 0 else EXIT_NOT_FULL

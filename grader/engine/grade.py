@@ -52,10 +52,11 @@ def _exercise(exercise: str, path: Path) -> tuple[dict[str, list[Check]], Notebo
         raise InvalidNotebook(f"{path}: {error}") from None
 
 
-def _unreadable(path: Path, problem: str, exercise: str | None) -> R.Result:
-    """An unusable file: when its exercise is known (batch grading), every part scores 0 of
-    its points, so the gradebook shows the real maximum rather than 0 of 0."""
-    result = R.Result(str(path), exercise, R.INVALID, problems=[problem])
+def ungraded(path: Path, problem: str, exercise: str | None, status: str = R.INVALID) -> R.Result:
+    """A submission whose notebook could not be graded (unusable file, or one that broke the
+    grading machinery): when its exercise is known, every part scores 0 of its points, so the
+    gradebook shows the real maximum rather than 0 of 0."""
+    result = R.Result(str(path), exercise, status, problems=[problem])
     if exercise:
         try:
             _, reference = _exercise(exercise, path)
@@ -79,7 +80,7 @@ def grade_notebook(path: str | Path, *, exercise: str | None = None, limits: Lim
     try:
         plan = _plan(path, exercise)
     except InvalidNotebook as error:
-        return _unreadable(path, str(error), exercise)
+        return ungraded(path, str(error), exercise)
     seed = content_seed(plan) if seed is None else seed
     result = _grade(plan, limits or Limits(), seed, launcher)
     result.seconds = time.monotonic() - started

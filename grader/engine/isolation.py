@@ -304,3 +304,30 @@ def enter(policy: Policy) -> str:
     if processes:
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
     return level
+
+
+def probe(mode: str) -> str:
+    """The level a child gets on this machine, found by isolating a throwaway process the way
+    a child is isolated. Raises :class:`IsolationUnavailable` if *mode* is strict and it cannot be."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="grader-probe-") as scratch:
+        command = [sys.executable, "-m", "grader.engine.isolation", mode, scratch]
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                   env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))})
+    if completed.returncode == _UNAVAILABLE:
+        raise IsolationUnavailable(completed.stdout.strip())
+    if completed.returncode != 0:
+        raise RuntimeError(f"the isolation probe failed: {completed.stderr.strip() or completed.returncode}")
+    return completed.stdout.strip()
+
+
+_UNAVAILABLE = 3
+
+if __name__ == "__main__":
+    try:
+        print(enter(policy_for(sys.argv[1], Path(sys.argv[2]))), flush=True)
+    except IsolationUnavailable as unavailable:
+        print(unavailable, flush=True)
+        sys.exit(_UNAVAILABLE)
