@@ -72,9 +72,9 @@ class Gradebook:
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable against process death
         self.db.execute("PRAGMA trusted_schema=OFF")  # a planted view or trigger cannot call functions
         self.db.executescript(SCHEMA)
-        self._verify()
+        self.verify()
 
-    def _verify(self) -> None:
+    def verify(self) -> None:
         """Refuse a gradebook someone else changed: a trigger could rewrite scores as they are
         stored, and a row whose columns disagree with its stored result was edited."""
         fix = ("Move it aside (it is not deleted; its results can still be read) and run `grader grade` "

@@ -112,6 +112,7 @@ def publish(book: Gradebook, out: Path) -> Path:
     """Write exports, feedback pages and the report from the gradebook; returns the report's path."""
     from grader.batch import exports, feedback, report
 
+    book.verify()  # again: nothing may have changed it while the run graded
     rows = book.rows()
     exports.write_all(rows, out)
     feedback.write_all(rows, out)

@@ -220,6 +220,7 @@ def _become_init_of_new_pid_namespace() -> None:
     pid = os.fork()
     if pid == 0:
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+        os.setsid()  # its own process group: kill(0, ...) then reaches nothing outside the namespace
         return
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
