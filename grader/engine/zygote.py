@@ -7,8 +7,8 @@ of a previous submission, so isolation is the same as a new interpreter's.
 
 The grader talks to the zygote over a Unix socket: a launch request carries the child's
 working folder and environment, and (as ancillary data) the child's end of the grading
-socket and the write end of its output pipe. The zygote replies with the child's pid and,
-once it has reaped the child, its exit code.
+socket and the write end of its output pipe. The zygote replies ``{"started": pid}`` and,
+once it has reaped the child, ``{"exit": code, "pid": pid}``.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class ZygoteLauncher:
     def __init__(self, preload: tuple[str, ...] = DEFAULT_PRELOAD):
         self._preload = preload
         self.restarts = 0
+        self._exits: dict[int, int] = {}
         self._start()
 
     def _start(self) -> None:
@@ -94,7 +95,7 @@ class ZygoteLauncher:
         request = json.dumps({"cwd": str(workdir), "env": env}).encode()
         try:
             socket.send_fds(self._control, [request], [child_sock.fileno(), write_end])
-            pid = self._receive_for("pid", None, timeout=30)["pid"]
+            pid = self._receive_for("started", None, timeout=30)["started"]
         except BaseException:
             os.close(read_end)
             raise
@@ -115,13 +116,18 @@ class ZygoteLauncher:
         return json.loads(data)
 
     def _receive_for(self, kind: str, pid: int | None, timeout: float | None) -> dict:
-        """The next message of *kind* (for *pid*), skipping what an earlier child left unread."""
+        """The next message of *kind* (about *pid*); exit codes of other children, which an
+        earlier session left unread, are kept for whoever asks for them."""
         while True:
             message = self._receive(timeout)
             if kind in message and (pid is None or message.get("pid") == pid):
                 return message
+            if "exit" in message:
+                self._exits[message["pid"]] = message["exit"]
 
     def _exit_code(self, child: ForkedChild, timeout: float | None) -> int | None:
+        if child.pid in self._exits:
+            return self._exits.pop(child.pid)
         try:
             return self._receive_for("exit", child.pid, timeout)["exit"]
         except TimeoutError:
@@ -242,7 +248,7 @@ def serve(control: socket.socket) -> None:
             _child(control, json.loads(message), fds)
         for fd in fds:
             os.close(fd)
-        control.send(json.dumps({"pid": pid}).encode())
+        control.send(json.dumps({"started": pid}).encode())
         code = _wait(pid, control)
         if subreaper:
             _kill_orphans()
