@@ -214,12 +214,17 @@ def _drop_capabilities() -> None:
     _check(_syscall("capset", header, data), "drop capabilities")
 
 
+def _die_with_parent() -> None:
+    """SIGKILL when the parent dies. Set again after every change of uid or gid, which clears it."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+
+
 def _become_init_of_new_pid_namespace() -> None:
     """Fork: the child is pid 1 of the new PID namespace and carries on; this process stays
     outside as its parent, mirrors its exit status and never returns."""
     pid = os.fork()
     if pid == 0:
-        _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+        _die_with_parent()
         os.setsid()  # its own process group: kill(0, ...) then reaches nothing outside the namespace
         return
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -274,6 +279,7 @@ def _namespaces(policy: Policy) -> tuple[str, int]:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+        _die_with_parent()
         return "namespaces + unprivileged uid", policy.max_processes
     _drop_capabilities()
     return "namespaces + user namespace", existing + policy.max_processes

@@ -8,11 +8,14 @@ user namespace). The process-only level is tested for what it still guarantees.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -127,3 +130,38 @@ def test_process_level_refuses_a_forged_gradebook(tmp_path):
     """Where learner code can reach the gradebook, a planted trigger is found and the run refused."""
     report = hostile.run_cohort(tmp_path, {"a_forge": ("forge", True)}, "process")
     assert report["tampered"] and "trigger 'forged'" in report["tampered"]
+
+
+def test_nothing_outlives_a_killed_grader(tmp_path):
+    """``kill -9`` of ``grader grade`` while learner code runs: the workers, zygotes, children
+    and anything learner code started are all gone within seconds, not at their time limits."""
+    targets = hostile.Targets(hostile.new_token(), tmp_path / "submitted", tmp_path / "out", 0, os.getpid())
+    busy = f'import subprocess\nsubprocess.Popen(["sh", "-c", "sleep 120; : {targets.token}"])\nwhile True:\n    pass\n'
+    path = targets.submissions / "a_busy" / "sample" / "00_sample.ipynb"
+    path.parent.mkdir(parents=True)
+    raw = json.loads(hostile.SAMPLE_SOLUTION.read_text())
+    raw["cells"].insert(2, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                            "source": busy})
+    path.write_text(json.dumps(raw))
+    grader = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(targets.submissions), "--out",
+                               str(targets.out), "--jobs", "1", "--cell-timeout", "120", "--timeout", "300"],
+                              cwd=hostile.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        assert _within(90, lambda: hostile.leftover_processes(targets.token)), "learner code never started"
+        os.kill(grader.pid, signal.SIGKILL)
+        assert _within(15, lambda: not hostile.leftover_processes(targets.token)), (
+            hostile.leftover_processes(targets.token))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(grader.pid, signal.SIGKILL)
+        grader.wait()
+
+
+def _within(seconds: float, condition) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
