@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,13 +85,17 @@ def test_hostile_cohort_with_namespaces(namespaces, tmp_path):
 
 
 def _as_nobody() -> list[str]:
-    """A command prefix running as ``nobody`` with /root hidden but the Python installation
-    (which lives under /root here) still readable, in a private mount namespace."""
-    stash = "/run/grader-test-python"
-    script = (f"mkdir -p {stash} && mount --make-rprivate / && mount --bind {sys.base_prefix} {stash} && "
-              f"mount -t tmpfs -o mode=0755 tmpfs /root && mkdir -p {sys.base_prefix} && "
-              f"mount --bind {stash} {sys.base_prefix} && "
-              'exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@"')
+    """A command prefix running as ``nobody`` in a private mount namespace where /root (mode
+    0700) is replaced by an empty tmpfs holding only what the run needs from it: the Python
+    installation and the checkout, when they live there."""
+    keep = [str(path) for path in (Path(sys.base_prefix), hostile.ROOT) if Path("/root") in path.parents]
+    script = "set -e; mount --make-rprivate /; "
+    for number, path in enumerate(keep):
+        script += f"mkdir -p /run/grader-test-{number}; mount --bind {path} /run/grader-test-{number}; "
+    script += "mount -t tmpfs -o mode=0755 tmpfs /root; "
+    for number, path in enumerate(keep):
+        script += f"mkdir -p {path}; mount --bind /run/grader-test-{number} {path}; "
+    script += 'exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@"'
     return ["unshare", "--mount", "sh", "-c", script, "sh"]
 
 
