@@ -1,10 +1,11 @@
 """What the sandbox costs per submission: grading with namespaces against process isolation only.
 
-For each notebook (by default the solution and the blank exercise of every exercise in the
-kit, as a class hands them in), grades it from a warm zygote, as batch grading does, with
-``--isolation auto`` (namespaces here, if the machine allows) and ``--isolation process``,
-interleaved so both see the same machine load. Prints the median seconds per submission
-of each, the difference and the ratio, per notebook and overall.
+First the set-up alone: fork a child, isolate it, exit, with namespaces and without. Then, for
+each notebook (by default the solution and the blank exercise of every exercise in the kit,
+as a class hands them in), grade it from a warm zygote, as batch grading does, with
+``--isolation auto`` (namespaces, if the machine allows) and ``--isolation process``,
+interleaved so both see the same machine load. Prints medians, the difference and the ratio,
+per notebook and overall.
 Usage: python benchmarks/bench_isolation.py [NOTEBOOK ...] [--repeat N]
 """
 
@@ -25,6 +26,26 @@ def default_notebooks() -> list[Path]:
     return [path for solution in solutions for path in (solution, ROOT / "exercises" / solution.name)]
 
 
+def setup_seconds(mode: str, repeat: int) -> float:
+    """Median time to fork a child, isolate it at *mode* and reap it (no notebook)."""
+    import os
+    import tempfile
+
+    from grader.engine.isolation import enter, policy_for
+
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="grader-bench-") as scratch:
+            started = time.perf_counter()
+            pid = os.fork()
+            if pid == 0:
+                enter(policy_for(mode, Path(scratch)))
+                os._exit(0)
+            os.waitpid(pid, 0)
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def main() -> None:
     from grader.engine.grade import grade_notebook
     from grader.engine.isolation import probe
@@ -38,6 +59,9 @@ def main() -> None:
     notebooks = args.notebooks or default_notebooks()
     levels = {"auto": probe("auto"), "process": probe("process")}
     print(f"isolation levels: auto = {levels['auto']!r}, process = {levels['process']!r}")
+    sandbox, bare = setup_seconds("auto", 20), setup_seconds("process", 20)
+    print(f"fork + isolate + exit, median of 20: namespaces {sandbox * 1000:.1f} ms, process only "
+          f"{bare * 1000:.1f} ms: the sandbox adds {(sandbox - bare) * 1000:.1f} ms per child")
     times: dict[str, dict[Path, list[float]]] = {mode: {path: [] for path in notebooks} for mode in levels}
     with ZygoteLauncher() as launcher:
         for path in notebooks:  # warm-up: the first stub, the first import of each checks module
