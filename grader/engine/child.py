@@ -61,7 +61,7 @@ def _isolate(sock: socket.socket, job: dict) -> None:
     inside the sandbox's network namespace: the only address learner code can reach."""
     try:
         level = isolation.enter(isolation.Policy.from_dict(job["isolation"]))
-    except isolation.IsolationUnavailable as error:
+    except (isolation.IsolationUnavailable, OSError) as error:
         Channel(sock).send({"event": "isolation_failed", "reason": str(error)})
         os._exit(0)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:

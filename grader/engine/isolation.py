@@ -57,7 +57,12 @@ LEARNER_UID_BASE = 200_000  # as root, child n runs as uid BASE + (n mod 50,000)
 
 
 class IsolationUnavailable(RuntimeError):
-    """Strict isolation was required but this machine cannot provide it."""
+    """Strict isolation was required but this machine cannot provide it, or the sandbox
+    could not be completed (then learner code never runs half-isolated)."""
+
+
+class NamespacesRefused(OSError):
+    """The kernel refused to create the namespaces; nothing has been changed yet."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +271,11 @@ def _namespaces(policy: Policy) -> tuple[str, int]:
         uid, gid = os.getuid(), os.getgid()
         existing = _processes_of(uid)
     flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
-    _check(_libc.unshare(flags | (0 if root else CLONE_NEWUSER)), "unshare")
+    if sys.platform != "linux":
+        raise NamespacesRefused(errno.ENOSYS, f"no Linux namespaces on {sys.platform}")
+    if _libc.unshare(flags | (0 if root else CLONE_NEWUSER)) != 0:
+        code = ctypes.get_errno()
+        raise NamespacesRefused(code, f"the kernel refused new namespaces: {os.strerror(code)}")
     if not root:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
@@ -285,25 +294,46 @@ def _namespaces(policy: Policy) -> tuple[str, int]:
     return "namespaces + user namespace", existing + policy.max_processes
 
 
+def _unprivileged_without_namespaces(policy: Policy) -> tuple[str, int]:
+    """As root with no namespaces: still run learner code as a uid of its own, if the Python
+    installation is readable by other users (otherwise imports would fail, so say why not)."""
+    hidden = [path for path in {sys.base_prefix, sys.prefix} if not _readable_by_others(path)]
+    if hidden:
+        return f"learner code runs as root ({hidden[0]} is not readable by other users)", 0
+    uid = LEARNER_UID_BASE + os.getpid() % 50_000
+    os.chown(policy.scratch, uid, uid)
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    return "unprivileged uid", policy.max_processes
+
+
+def _readable_by_others(path: str) -> bool:
+    folders = [Path(path), *Path(path).parents]
+    return all(folder.stat().st_mode & 0o005 == 0o005 for folder in folders if folder.exists())
+
+
 def enter(policy: Policy) -> str:
     """Isolate this (freshly forked, single-threaded) process; returns the level in force.
 
-    Raises :class:`IsolationUnavailable` when the policy is strict and the kernel refuses.
+    Raises :class:`IsolationUnavailable` when the policy is strict and the kernel refuses, or
+    when the sandbox fails half-way (learner code must not run half-isolated).
     """
     import resource
 
     level, processes = "process only", 0
     if policy.mode != PROCESS:
-        reason = f"no Linux namespaces on {sys.platform}" if sys.platform != "linux" else ""
-        if not reason:
-            try:
-                level, processes = _namespaces(policy)
-            except OSError as error:
-                reason = str(error)
-        if reason:
+        try:
+            level, processes = _namespaces(policy)
+        except NamespacesRefused as refused:
             if policy.mode == STRICT:
-                raise IsolationUnavailable(f"strict isolation is not available here ({reason})")
-            level = f"process only ({reason})"
+                raise IsolationUnavailable(f"strict isolation is not available here ({refused.strerror})") from None
+            level = f"process only ({refused.strerror})"
+        except OSError as error:
+            raise IsolationUnavailable(f"the sandbox could not be set up ({error})") from None
+    if not level.startswith("namespaces") and sys.platform != "win32" and os.geteuid() == 0:
+        how, processes = _unprivileged_without_namespaces(policy)
+        level = f"{level}, {how}"
     if sys.platform == "linux":
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
     file_limit = policy.scratch_mb * 1024 * 1024
