@@ -1,0 +1,81 @@
+"""Grade several notebooks and folders in one go, from one warm zygote, and total them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.engine import result as R
+from grader.engine.session import Limits
+
+SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", ".git", ".venv", "venv", "node_modules", "__pycache__"})
+
+
+def notebooks_in(paths: Iterable[str | Path]) -> list[Path]:
+    """Each path as given when it is a file (a non-notebook is graded as unusable, never
+    dropped); a folder's ``*.ipynb`` files, recursively, outside hidden and tool folders."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.ipynb")
+                            if not any(part in SKIPPED_FOLDERS or part.startswith(".")
+                                       for part in p.relative_to(path).parts[:-1]))
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+@dataclass
+class Report:
+    """The results of one run, in the order graded, and their totals."""
+
+    results: list[R.Result]
+
+    @property
+    def score(self) -> float:
+        return round(sum(result.score for result in self.results), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(result.max_score for result in self.results), 4)
+
+    @property
+    def unusable(self) -> list[R.Result]:
+        return [result for result in self.results if result.status == R.INVALID]
+
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+    def passes(self, pass_mark: float) -> bool:
+        """At least *pass_mark* percent of the points (100: full marks), and something to score."""
+        return self.max_score > 0 and self.percent() >= pass_mark - 1e-9
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": self.score, "max_score": self.max_score,
+                "notebooks": [result.to_dict() for result in self.results]}
+
+
+@contextlib.contextmanager
+def warm_launcher(count: int) -> Iterator[Any]:
+    """A zygote when more than one notebook will be graded (each then skips the SDK imports);
+    ``None`` for one, where starting a zygote would cost as much as it saves."""
+    if count < 2:
+        yield None
+        return
+    from grader.engine.zygote import ZygoteLauncher
+
+    with ZygoteLauncher() as launcher:
+        yield launcher
+
+
+def grade_paths(paths: Iterable[str | Path], *, limits: Limits | None = None, seed: int | None = None) -> Report:
+    """Grade every notebook in *paths* (see :func:`notebooks_in`)."""
+    from grader.engine.grade import grade_notebook
+
+    notebooks = notebooks_in(paths)
+    with warm_launcher(len(notebooks)) as launcher:
+        return Report([grade_notebook(path, limits=limits, seed=seed, launcher=launcher)
+                       for path in notebooks])
