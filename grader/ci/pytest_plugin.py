@@ -141,7 +141,8 @@ class GradedPart(pytest.Item):
         return "\n".join(lines)
 
     def reportinfo(self):
-        return self.path, None, self.name
+        # the failure's heading; "file::part" would have its dots turned into "::" by pytest
+        return self.path, None, f"{self.path.name}: {self.name}"
 
 
 @pytest.hookimpl(tryfirst=True)
