@@ -15,12 +15,12 @@ other projects in the same environment are left alone. Turn the plugin off with
 from __future__ import annotations
 
 import fnmatch
-import json
 from pathlib import Path
 
 import pytest
 
 from grader.ci.names import feedback_text, points
+from grader.ci.run import names_an_exercise
 from grader.engine import result as R
 
 
@@ -86,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     named = parent.session.isinitpath(file_path)
-    if file_path.suffix == ".ipynb" and (named or _names_an_exercise(file_path)):
+    if file_path.suffix == ".ipynb" and (named or names_an_exercise(file_path)):
         return NotebookFile.from_parent(parent, path=file_path)
     if named and not _other_collector_wants(file_path, parent.config):
         # `pytest answers.txt`: the learner meant it as their work; say why it cannot be graded
@@ -98,13 +98,6 @@ def _other_collector_wants(path: Path, config: pytest.Config) -> bool:
     """Python test modules and doctest text files belong to pytest's own collectors."""
     doctest_globs = config.getoption("doctestglob", None) or ["test*.txt"]
     return path.suffix == ".py" or any(fnmatch.fnmatch(path.name, glob) for glob in doctest_globs)
-
-
-def _names_an_exercise(path: Path) -> bool:
-    try:
-        return "grader" in json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        return True  # claims to be a notebook but is not one: say so rather than skip it
 
 
 class NotebookFile(pytest.File):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +15,32 @@ from grader.engine.session import Limits
 SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", ".git", ".venv", "venv", "node_modules", "__pycache__"})
 
 
-def notebooks_in(paths: Iterable[str | Path]) -> list[Path]:
+def notebooks_in(paths: Iterable[str | Path], *, every_notebook: bool = False) -> list[Path]:
     """Each path as given when it is a file (a non-notebook is graded as unusable, never
-    dropped); a folder's ``*.ipynb`` files, recursively, outside hidden and tool folders."""
+    dropped); from a folder, recursively and outside hidden and tool folders, the notebooks
+    that name a kit exercise (or are not even JSON), so a learner's own scratch notebooks do
+    not fail the run; with *every_notebook*, all of them (a platform's submission folder)."""
     found: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*.ipynb")
-                            if not any(part in SKIPPED_FOLDERS or part.startswith(".")
-                                       for part in p.relative_to(path).parts[:-1]))
-        else:
+        if not path.is_dir():
             found.append(path)
+            continue
+        for notebook in sorted(path.rglob("*.ipynb")):
+            folders = notebook.relative_to(path).parts[:-1]
+            if any(part in SKIPPED_FOLDERS or part.startswith(".") for part in folders):
+                continue
+            if every_notebook or names_an_exercise(notebook):
+                found.append(notebook)
     return list(dict.fromkeys(found))
+
+
+def names_an_exercise(path: Path) -> bool:
+    """Whether a notebook's metadata names a kit exercise; a file that is not a notebook at all
+    counts, so that it is reported rather than silently skipped."""
+    try:
+        return "grader" in json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return True
 
 
 @dataclass
@@ -71,11 +86,13 @@ def warm_launcher(count: int) -> Iterator[Any]:
         yield launcher
 
 
-def grade_paths(paths: Iterable[str | Path], *, limits: Limits | None = None, seed: int | None = None) -> Report:
-    """Grade every notebook in *paths* (see :func:`notebooks_in`)."""
+def grade_paths(paths: Iterable[str | Path], *, limits: Limits | None = None, seed: int | None = None,
+                exercise: str | None = None, every_notebook: bool = False) -> Report:
+    """Grade every notebook in *paths* (see :func:`notebooks_in`); *exercise* is assumed for a
+    notebook that names none (as ``grade_notebook`` does)."""
     from grader.engine.grade import grade_notebook
 
-    notebooks = notebooks_in(paths)
+    notebooks = notebooks_in(paths, every_notebook=every_notebook)
     with warm_launcher(len(notebooks)) as launcher:
-        return Report([grade_notebook(path, limits=limits, seed=seed, launcher=launcher)
+        return Report([grade_notebook(path, exercise=exercise, limits=limits, seed=seed, launcher=launcher)
                        for path in notebooks])

@@ -31,6 +31,7 @@ def run(tmp_path_factory):
     write_sample(repo / "work" / "wrong.ipynb", "wrong")
     write_sample(repo / "work" / "exercise.ipynb", "exercise")
     (repo / "work" / "notes.ipynb").write_text("my notes, not a notebook")
+    (repo / "work" / "scratch.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     (repo / "work" / ".ipynb_checkpoints").mkdir()
     write_sample(repo / "work" / ".ipynb_checkpoints" / "wrong-checkpoint.ipynb", "wrong")
     git_env = clean_env(GIT_AUTHOR_DATE=COMMIT_DATE, GIT_COMMITTER_DATE=COMMIT_DATE, GIT_AUTHOR_NAME="a",
@@ -47,6 +48,7 @@ def run(tmp_path_factory):
 def test_several_notebooks_and_folders_are_graded_and_totalled(run):
     _, done, report = run
     names = [n["notebook"] for n in report["notebooks"]]
+    # scratch.ipynb names no kit exercise and sits in a folder: the learner's own, left alone
     assert names == ["solution.ipynb", "work/exercise.ipynb", "work/notes.ipynb", "work/wrong.ipynb"]
     by_name = {n["notebook"]: n for n in report["notebooks"]}
     assert (by_name["solution.ipynb"]["score"], by_name["solution.ipynb"]["max_score"]) == (3, 3)
