@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.ci.run import Report
+
+# Gradescope's settings for when learners see a test or the autograder's output.
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 def add_ci_output_options(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +31,8 @@ def _percent(text: str) -> float:
     return value
 
 
-def write_ci_outputs(report, args: argparse.Namespace) -> None:
+def write_ci_outputs(report: Report, args: argparse.Namespace) -> None:
+    """Write the CI files the options ask for, from one graded report."""
     if args.junit:
         from grader.ci.junit import write_junit
 
@@ -70,9 +78,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = gradescope_commands.add_parser("run", help="grade a submission (what run_autograder calls)")
     run.add_argument("--root", default="/autograder", help="Gradescope's folder (default: %(default)s)")
     run.set_defaults(func=run_gradescope_run)
-
-
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 def _install_and_paths(parser: argparse.ArgumentParser) -> None:

@@ -51,16 +51,15 @@ def run_check(args: argparse.Namespace) -> int:
     write_ci_outputs(report, args)
     if args.json:
         print(json.dumps(report.results[0].to_dict() if single else report.to_dict(), indent=2))
-    for result in report.results:
-        if args.json:
-            continue
-        if result.status == R.INVALID:
-            print(f"grader: {result.problems[0]}", file=sys.stderr)
-        else:
-            print(render_text(result) + ("" if single else "\n"))
-    if not args.json and not single:
-        print(f"Total: {report.score:g} / {report.max_score:g} points ({report.percent():.0f}%) "
-              f"in {len(report.results)} notebooks")
+    else:
+        for result in report.results:
+            if result.status == R.INVALID:
+                print(f"grader: {result.problems[0]}", file=sys.stderr)
+            else:
+                print(render_text(result) + ("" if single else "\n"))
+        if not single:
+            print(f"Total: {report.score:g} / {report.max_score:g} points ({report.percent():.0f}%) "
+                  f"in {len(report.results)} notebooks")
     if report.unusable:
         return EXIT_UNUSABLE
     return EXIT_FULL_MARKS if report.passes(args.pass_mark) else EXIT_NOT_FULL
