@@ -42,7 +42,8 @@ def run_check(args: argparse.Namespace) -> int:
     from grader.engine.session import Limits
 
     if not notebooks_in(args.paths):
-        print(f"grader: no notebooks (.ipynb) in {', '.join(args.paths)}", file=sys.stderr)
+        print(f"grader: no exercise notebooks in {', '.join(args.paths)} (a folder's .ipynb files count when "
+              "their metadata names a kit exercise; name any other notebook on its own)", file=sys.stderr)
         return EXIT_UNUSABLE
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
                     call_seconds=args.call_timeout, memory_mb=args.memory_mb)

@@ -115,10 +115,11 @@ def test_exit_status_follows_the_pass_mark(sample, tmp_path, pass_mark, status):
     assert done.returncode == status, done.stdout + done.stderr
 
 
-def test_a_folder_without_notebooks_is_a_clear_error(tmp_path):
+def test_a_folder_without_exercise_notebooks_is_a_clear_error(tmp_path):
     (tmp_path / "answers.txt").write_text("42")
+    (tmp_path / "scratch.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     done = grader("check", ".", cwd=tmp_path)
-    assert done.returncode == 2 and "no notebooks (.ipynb) in ." in done.stderr
+    assert done.returncode == 2 and "no exercise notebooks in ." in done.stderr
 
 
 def test_pass_mark_outside_0_to_100_is_refused(tmp_path):
