@@ -13,9 +13,11 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from grader.engine.course import course_root
+
 __all__ = ["DATA_DIR", "doc_text", "load_corpus", "load_qrels", "load_queries"]
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "datasets" / "scifact"
+DATA_DIR = course_root() / "datasets" / "scifact"
 
 Split = Literal["train", "test"]
 
@@ -26,7 +28,7 @@ def _path(*parts: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"SciFact file not found: {path} (the kit expects the data in datasets/scifact/ "
-            "of a source checkout; see datasets/scifact/SOURCE.md)"
+            "of a checkout or of the installed package; see datasets/scifact/SOURCE.md)"
         )
     return path
 

@@ -13,11 +13,21 @@ from pathlib import Path
 from grader.engine.notebook import InvalidNotebook, Notebook, read_notebook
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
+# Where a wheel carries the released notebooks and data (written by setup.py at build time).
+BUNDLED_COURSE = Path(__file__).resolve().parents[1] / "_course"
 
 
 def course_root() -> Path:
-    """The folder holding ``solutions/`` and ``exercises/``: $GRADER_COURSE_DIR or the kit itself."""
-    return Path(os.environ.get("GRADER_COURSE_DIR", KIT_ROOT))
+    """The folder holding ``exercises/`` and ``datasets/`` (and, in a checkout, ``solutions/``):
+    $GRADER_COURSE_DIR, else the checkout the kit runs from, else the course inside the package."""
+    if "GRADER_COURSE_DIR" in os.environ:
+        return Path(os.environ["GRADER_COURSE_DIR"])
+    return KIT_ROOT if is_checkout(KIT_ROOT) else BUNDLED_COURSE
+
+
+def is_checkout(root: Path) -> bool:
+    """A source checkout of the kit (an editable install runs from one); site-packages is not."""
+    return (root / "pyproject.toml").is_file() and (root / "exercises").is_dir()
 
 
 @cache
