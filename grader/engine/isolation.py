@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import platform
 import signal
@@ -91,15 +92,28 @@ def policy_for(mode: str, scratch: Path, extra_readable: tuple[str, ...] = ()) -
         raise ValueError(f"unknown isolation {mode!r}; choose one of {', '.join(MODES)}")
     from grader.engine.session import PACKAGE_ROOT
 
+    kit = {str(PACKAGE_ROOT / "grader"), str(PACKAGE_ROOT / "datasets")}
+    return Policy(mode, str(scratch), tuple(sorted(_python_paths() | kit | set(extra_readable))))
+
+
+@functools.cache
+def _python_paths() -> frozenset[str]:
+    """This interpreter's installation and import paths (not a script's folder or the cwd), and
+    wherever their top-level symlinks lead (a package linked in from elsewhere must resolve)."""
     prefixes = (sys.prefix, sys.base_prefix)
 
-    def installed(path: str) -> bool:  # the interpreter's own paths, not a script's folder or the cwd
-        return os.path.exists(path) and (path.startswith(prefixes) or path.endswith(("site-packages", "dist-packages")))
+    def installed(path: str) -> bool:
+        return os.path.isdir(path) and (path.startswith(prefixes) or path.endswith(("site-packages", "dist-packages")))
 
-    python = {*prefixes, os.path.dirname(os.path.realpath(sys.executable))}
-    python |= {path for path in sys.path if installed(path)}
-    kit = {str(PACKAGE_ROOT / "grader"), str(PACKAGE_ROOT / "datasets")}
-    return Policy(mode, str(scratch), tuple(sorted(python | kit | set(extra_readable))))
+    paths = {*prefixes, os.path.dirname(os.path.realpath(sys.executable))}
+    paths |= {path for path in sys.path if installed(path)}
+    for folder in [path for path in paths if os.path.isdir(path)]:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    paths.add(target if os.path.isdir(target) else os.path.dirname(target))
+    return frozenset(paths)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -169,22 +183,21 @@ def _build_root(policy: Policy, uid: int, gid: int) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = policy.scratch
     _mount("grader-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+    for path in ("/tmp", "/dev/shm"):  # first: the kit or Python may live below /tmp, bound in next
+        os.makedirs(root + path, exist_ok=True)
+        _mount("tmp", root + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
     for path in SYSTEM_PATHS:
         _bind(path, root)
     for path in _outermost(policy.readable):
         _bind(path, root)
-    os.makedirs(root + "/dev", exist_ok=True)
     for name in DEVICES:
         _bind(f"/dev/{name}", root, writable=True)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
-    for path in ("/proc", "/tmp", "/dev/shm", "/.old-root"):
+    for path in ("/proc", "/.old-root", policy.scratch):
         os.makedirs(root + path, exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for path in ("/tmp", "/dev/shm"):
-        _mount("tmp", root + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
-    os.makedirs(root + policy.scratch, exist_ok=True)  # after /tmp, which usually holds it
     options = f"size={policy.scratch_mb}m,mode=0700,uid={uid},gid={gid}"
     _mount("scratch", root + policy.scratch, "tmpfs", MS_NOSUID | MS_NODEV, options)
     os.chdir(root)
