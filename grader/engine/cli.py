@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from grader.engine import result as R
     from grader.engine.grade import grade_notebook
-    from grader.engine.render import render_text
+    from grader.engine.render import console, result_view
     from grader.engine.session import Limits
 
     limits = Limits(cell_seconds=args.cell_timeout, notebook_seconds=args.timeout,
@@ -42,7 +42,7 @@ def run_check(args: argparse.Namespace) -> int:
     elif result.status == R.INVALID:
         print(f"grader: {result.problems[0]}", file=sys.stderr)
     else:
-        print(render_text(result))
+        console().print(result_view(result))
     if result.status == R.INVALID:
         return EXIT_UNUSABLE
     return EXIT_FULL_MARKS if result.score == result.max_score and result.max_score > 0 else EXIT_NOT_FULL
@@ -52,11 +52,18 @@ def run_release(args: argparse.Namespace) -> int:
     from grader.engine.course import course_root
     from grader.engine.release import release
 
-    stale = release(course_root(), check_only=args.check)
+    root = course_root()
+    stale = release(root, check_only=args.check)
+    count = len(list((root / "solutions").glob("*.ipynb")))
     if args.check and stale:
         for path in stale:
             print(f"grader release --check: {path} is out of date; run `grader release`", file=sys.stderr)
         return 1
+    if args.check:
+        print(f"grader release --check: exercises/ is up to date with solutions/ ({count} notebooks)")
+        return 0
     for path in stale:
         print(f"wrote {path}")
+    if not stale:
+        print(f"grader release: exercises/ was already up to date ({count} notebooks)")
     return 0

@@ -5,6 +5,7 @@ import html
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -36,6 +37,11 @@ def count_rows(out):
             return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         except sqlite3.OperationalError:  # table not created yet
             return 0
+
+
+def page_text(path):
+    """What a reader sees of an HTML page: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
 
 
 def read_csv(path):
@@ -84,7 +90,8 @@ def test_feedback_page_shows_own_failing_code_and_nothing_else(graded):
     _, out, _ = graded
     page = (out / "feedback" / "learner001" / "sample.html").read_text()
     assert "2.5 / 3 points" in page
-    assert "return sum(values) / len(values)" in page  # their failing answer, in context
+    assert "return sum(values) / len(values)" in page_text(out / "feedback" / "learner001" / "sample.html")
+    assert 'class="code"' in page, "their failing answer, highlighted by Pygments"
     book = Gradebook(out / "gradebook.sqlite")
     row = next(row for row in book.rows() if row.learner == "learner001")
     book.close()
@@ -93,7 +100,7 @@ def test_feedback_page_shows_own_failing_code_and_nothing_else(graded):
     others = ["learner000", "learner002", "learner003"]
     assert not any(name in page for name in others)
     assert str(row.result["seed"]) not in page
-    broken = (out / "feedback" / "learner003" / "sample.html").read_text()
+    broken = page_text(out / "feedback" / "learner003" / "sample.html")
     assert "SyntaxError" in broken and "return (sum(values) / len(values)" in broken
 
 
