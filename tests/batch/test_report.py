@@ -85,6 +85,8 @@ def test_the_demo_grades_each_learner_as_its_readme_says(tmp_path):
 
     summary = grade_batch(DEMO_SUBMISSIONS, tmp_path, jobs=2, limits=Limits(cell_seconds=3), stream=io.StringIO())
     assert [item.path.name for item in summary.unplaced] == ["answers.txt"]
+    assert summary.line().startswith("12 graded (8 ran to the end, 1 with changed locked cells, 1 timed out, "
+                                     "1 crashed, 1 could not be read), 0 skipped as unchanged, 1 not placed")
     book = Gradebook(tmp_path / "gradebook.sqlite")
     try:
         status = {row.learner: row.status for row in book.rows()}
