@@ -15,11 +15,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument("--seed", type=int, help="seed for the checks' random inputs "
                        "(default: derived from the notebook's code, so a file always gets the same grade)")
-    check.add_argument("--timeout", type=float, default=180.0, help="seconds for the whole notebook")
-    check.add_argument("--cell-timeout", type=float, default=30.0, help="seconds for one cell")
+    check.add_argument("--timeout", type=float, default=180.0,
+                       help="seconds for the whole notebook (default: %(default)g)")
+    check.add_argument("--cell-timeout", type=float, default=30.0, help="seconds for one cell (default: %(default)g)")
     check.add_argument("--call-timeout", type=float, default=10.0,
-                       help="seconds for one call of your code by a check")
-    check.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of learner code")
+                       help="seconds for one call of your code by a check (default: %(default)g)")
+    check.add_argument("--memory-mb", type=int, default=2048,
+                       help="address-space limit of learner code, in MB (default: %(default)s)")
     check.set_defaults(func=run_check)
 
     release = subparsers.add_parser("release", help="write exercises/ from solutions/")
@@ -55,15 +57,16 @@ def run_release(args: argparse.Namespace) -> int:
     root = course_root()
     stale = release(root, check_only=args.check)
     count = len(list((root / "solutions").glob("*.ipynb")))
+    notebooks = f"{count} notebook{'' if count == 1 else 's'}"
     if args.check and stale:
         for path in stale:
             print(f"grader release --check: {path} is out of date; run `grader release`", file=sys.stderr)
         return 1
     if args.check:
-        print(f"grader release --check: exercises/ is up to date with solutions/ ({count} notebooks)")
+        print(f"grader release --check: exercises/ is up to date with solutions/ ({notebooks})")
         return 0
     for path in stale:
         print(f"wrote {path}")
     if not stale:
-        print(f"grader release: exercises/ was already up to date ({count} notebooks)")
+        print(f"grader release: exercises/ was already up to date ({notebooks})")
     return 0
