@@ -137,13 +137,18 @@ def test_the_demo_grades_each_learner_as_its_readme_says(tmp_path):
 
     summary = grade_batch(DEMO_SUBMISSIONS, tmp_path, jobs=2, limits=Limits(cell_seconds=3), stream=io.StringIO())
     assert [item.path.name for item in summary.unplaced] == ["answers.txt"]
-    assert summary.line().startswith("12 graded (8 ran to the end, 1 with changed locked cells, 1 timed out, "
+    assert summary.line().startswith("13 graded (8 ran to the end, 2 with changed locked cells, 1 timed out, "
                                      "1 crashed, 1 could not be read), 0 skipped as unchanged, 1 not placed")
     book = Gradebook(tmp_path / "gradebook.sqlite")
     try:
         status = {row.learner: row.status for row in book.rows()}
     finally:
         book.close()
-    expected = {"hana": "timeout", "ivan": "crashed", "jo": "tampered", "lena": "invalid_notebook"}
+    expected = {"hana": "timeout", "ivan": "crashed", "jo": "tampered", "lena": "invalid_notebook",
+                "nina": "tampered"}
     assert status == {learner: expected.get(learner, "graded") for learner in status}
-    assert len(status) == 12
+    assert len(status) == 13
+    report = (tmp_path / "report.html").read_text()
+    tampered = report.split("<h2>Locked cells changed or deleted</h2>")[1].split("<h2>")[0]
+    assert "nina" in tampered and "The locked cell &#39;sample-ask&#39; was deleted" in tampered
+    assert "jo" in tampered and "locked but its source was changed" in tampered
