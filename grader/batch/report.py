@@ -104,31 +104,49 @@ def _check_label(name: str) -> str:
     return name.removeprefix("test_").replace("_", " ")
 
 
-def _cause(check: dict[str, Any]) -> str:
-    """What went wrong, as a short phrase; a raised exception is named by its type."""
+_CELL_CAUSE = {R.TIMED_OUT: "timed out", R.CRASHED: "crashed the interpreter"}
+
+
+def _cause(check: dict[str, Any], cell_errors: list[dict[str, Any]]) -> str:
+    """What went wrong, as a short phrase: a raised exception by its type, and an answer cell
+    that failed by what its cell did (timed out, crashed, raised)."""
+    if check["name"] == "cell":
+        error = next((e for e in cell_errors if f"Your code in {e['cell']} failed" in check["message"]), None)
+        if error and error["status"] in _CELL_CAUSE:
+            return _CELL_CAUSE[error["status"]]
     raised = _RAISED.search(check["message"]) if check["outcome"] == R.RAISED else None
     return f"raised {raised.group(1)}" if raised else _CAUSE.get(check["outcome"], check["outcome"])
 
 
+def _whole_notebook_cause(check: dict[str, Any]) -> str | None:
+    """Failures that are about the notebook, not one part: a stub left unanswered, or a
+    notebook that could not run at all. Each is one row per exercise, not one per part."""
+    if check["message"].startswith(NOT_ANSWERED):
+        return "not answered"
+    return "notebook not run" if check["outcome"] == R.NOT_RUN else None
+
+
 def common_failures(rows: list[Row]) -> list[Failure]:
     """The most frequent failures, counted in submissions: grouped by exercise, part, check and
-    cause, with the commonest wording (numbers masked) as the example. A part not answered
-    yet is one row per exercise, however many parts were left blank."""
+    cause, with the commonest wording (numbers masked) as the example. Parts not answered
+    yet, or not run because the notebook could not be, are one row per exercise."""
     submissions: collections.Counter[tuple[str, str, str, str]] = collections.Counter()
     wordings: dict[tuple[str, str, str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
     examples: dict[str, str] = {}
-    blank_parts: dict[str, dict[str, None]] = collections.defaultdict(dict)
+    collapsed_parts: dict[tuple[str, str, str, str], dict[str, None]] = collections.defaultdict(dict)
     for row in rows:
         keys: set[tuple[str, str, str, str]] = set()
         for part in row.result["parts"]:
             for check in part["checks"]:
                 if check["outcome"] == R.PASSED:
                     continue
-                if check["message"].startswith(NOT_ANSWERED):
-                    key = (row.exercise, "", "", "not answered")
-                    blank_parts[row.exercise][part["id"]] = None
+                whole = _whole_notebook_cause(check)
+                if whole:
+                    key = (row.exercise, "", "", whole)
+                    collapsed_parts[key][part["id"]] = None
                 else:
-                    key = (row.exercise, part["id"], _check_label(check["name"]), _cause(check))
+                    key = (row.exercise, part["id"], _check_label(check["name"]),
+                           _cause(check, row.result["cell_errors"]))
                 keys.add(key)
                 masked = _NUMBER.sub("#", check["message"])
                 wordings[key][masked] += 1
@@ -138,11 +156,10 @@ def common_failures(rows: list[Row]) -> list[Failure]:
     for key, count in submissions.items():
         exercise, part, check, cause = key
         example = examples[wordings[key].most_common(1)[0][0]]
-        if cause == "not answered":
-            part, example = ", ".join(blank_parts[exercise]), "Not answered yet: the answer cell still raises " \
-                                                              "NotImplementedError"
+        if key in collapsed_parts:
+            part = ", ".join(collapsed_parts[key])
         failures.append(Failure(exercise, part, check, cause, count, example))
-    failures.sort(key=lambda failure: -failure.submissions)
+    failures.sort(key=lambda f: (-f.submissions, f.exercise, f.part, f.check, f.cause))
     return failures[:TOP]
 
 

@@ -1,10 +1,7 @@
 """The report opens in a real headless browser without errors and its plots decode."""
 
 import re
-import shutil
 import subprocess
-
-import pytest
 
 from grader.batch.gradebook import Gradebook, Row
 from grader.batch.report import common_failures, pass_rates, score_figure
@@ -21,14 +18,7 @@ window.addEventListener('load', () => {
 </script>"""
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
-def test_report_loads_in_headless_chromium_and_shows_plots(graded, tmp_path):
-    browser = chromium()
-    if browser is None:
-        pytest.skip("no chromium binary; .ci/run installs Debian's `chromium` (apt-get install chromium)")
+def test_report_loads_in_headless_chromium_and_shows_plots(graded, tmp_path, browser):
     _, out, _ = graded
     page = (out / "report.html").read_text()
     probed = tmp_path / "report.html"
@@ -127,19 +117,12 @@ def test_demo_submissions_are_built_from_the_current_solution():
         "write_demo(Path('datasets/sample_submissions/submitted'))\"")
 
 
-def test_the_demo_grades_each_learner_as_its_readme_says(tmp_path):
-    import io
-
-    from grader.batch.cli import DEMO_SUBMISSIONS
-    from grader.batch.gradebook import Gradebook
-    from grader.batch.runner import grade_batch
-    from grader.engine.session import Limits
-
-    summary = grade_batch(DEMO_SUBMISSIONS, tmp_path, jobs=2, limits=Limits(cell_seconds=3), stream=io.StringIO())
+def test_the_demo_grades_each_learner_as_its_readme_says(demo):
+    summary, out = demo
     assert [item.path.name for item in summary.unplaced] == ["answers.txt"]
     assert summary.line().startswith("13 graded (8 ran to the end, 2 with changed locked cells, 1 timed out, "
                                      "1 crashed, 1 could not be read), 0 skipped as unchanged, 1 not placed")
-    book = Gradebook(tmp_path / "gradebook.sqlite")
+    book = Gradebook(out / "gradebook.sqlite")
     try:
         status = {row.learner: row.status for row in book.rows()}
     finally:
@@ -148,7 +131,13 @@ def test_the_demo_grades_each_learner_as_its_readme_says(tmp_path):
                 "nina": "tampered"}
     assert status == {learner: expected.get(learner, "graded") for learner in status}
     assert len(status) == 13
-    report = (tmp_path / "report.html").read_text()
+    report = (out / "report.html").read_text()
     tampered = report.split("<h2>Locked cells changed or deleted</h2>")[1].split("<h2>")[0]
     assert "nina" in tampered and "The locked cell &#39;sample-ask&#39; was deleted" in tampered
     assert "jo" in tampered and "locked but its source was changed" in tampered
+    book = Gradebook(out / "gradebook.sqlite")
+    causes = {(f.part, f.check, f.cause): f.submissions for f in common_failures(book.rows())}
+    book.close()
+    assert causes[("sample-mean", "its answer cell ran", "timed out")] == 1  # hana
+    assert causes[("sample-mean", "its answer cell ran", "crashed the interpreter")] == 1  # ivan
+    assert causes[("sample-mean, sample-ask", "", "notebook not run")] == 1  # lena's unreadable file: one row
