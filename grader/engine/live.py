@@ -83,6 +83,9 @@ class CheckResult(float):
         self.part = part
         return self
 
+    def __getnewargs__(self) -> tuple[R.PartResult]:  # so copy and pickle rebuild it from its part
+        return (self.part,)
+
     def _repr_html_(self) -> str:
         from grader import pages
 

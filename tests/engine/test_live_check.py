@@ -63,6 +63,9 @@ def test_result_is_the_points_in_text_and_the_panel_in_html():
     assert "sample-mean" in bundle["text/html"] and "0.47 / 1 points" in bundle["text/html"]
     assert "wrong &lt;b&gt;. Hint: fix it" in bundle["text/html"], "learner text is escaped"
     assert "sample-mean" in shown.text() and "FAIL" in shown.text() and "wrong <b>" in shown.text()
+    import pickle
+
+    assert pickle.loads(pickle.dumps(shown)).part == part
 
 
 def test_outside_a_kernel_the_feedback_is_printed_once(capsys):
