@@ -95,7 +95,7 @@ class CheckResult(float):
         """The panel as plain text, for a terminal."""
         out = io.StringIO()
         render.console(out).print(render.parts_table([self.part]))
-        return out.getvalue().rstrip()
+        return "\n".join(line.rstrip() for line in out.getvalue().rstrip().splitlines())
 
 
 def _in_notebook_frontend() -> bool:

@@ -39,11 +39,22 @@ def parts_table(parts: list[R.PartResult]) -> Table:
     table.add_column("result", no_wrap=True)
     table.add_column("feedback", ratio=1)
     for part in parts:
-        lines = [f"- {message}" for message in part.feedback] + ([f"note: {part.note}"] if part.note else [])
         mark = Text("PASS", style="green") if part.passed else Text("FAIL", style="bold red")
         table.add_row(part.id, f"{points_text(part.points)} / {points_text(part.max_points)}", mark,
-                      Text("\n".join(lines)))
+                      _feedback_list(part))
     return table
+
+
+def _feedback_list(part: R.PartResult) -> Table:
+    """The part's messages as a bulleted list with hanging indents, then its note."""
+    items = Table.grid(padding=(0, 1))
+    items.add_column(no_wrap=True)
+    items.add_column()
+    for message in part.feedback:
+        items.add_row("-", Text(message))
+    if part.note:
+        items.add_row("", Text(part.note, style="dim"))
+    return items
 
 
 def _bullets(heading: str, items: list[str]) -> list:
