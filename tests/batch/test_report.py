@@ -141,3 +141,13 @@ def test_the_demo_grades_each_learner_as_its_readme_says(demo):
     assert causes[("sample-mean", "its answer cell ran", "timed out")] == 1  # hana
     assert causes[("sample-mean", "its answer cell ran", "crashed the interpreter")] == 1  # ivan
     assert causes[("sample-mean, sample-ask", "", "notebook not run")] == 1  # lena's unreadable file: one row
+
+
+def test_learner_text_never_becomes_markup(tmp_path):
+    from grader.batch.feedback import render_page
+    from grader.batch.report import render
+
+    evil = "<script>alert(1)</script>"
+    row = _row(evil, {"p1": [("test_x", "failed", f"returned {evil}")]}, status="tampered", problems=[evil])
+    for page in (render([row], tmp_path), render_page(row)):
+        assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
