@@ -2,9 +2,10 @@
 
 Statuses and scores per exercise, the score distribution, per-part pass rates, the most
 common failures (grouped by check and cause, so one mistake is one row however its
-inputs varied; blank parts collapsed into one "not answered" row), the submissions whose
-locked cells were changed or deleted, the slowest ones, every one that did not run to
-the end, and the files that could not be placed.
+inputs varied; parts not answered, or not run because the file was unreadable, collapsed
+into one row per exercise), the submissions whose locked cells were changed or deleted,
+the slowest ones, every one that did not run to the end, and the files that could not be
+placed.
 """
 
 from __future__ import annotations
