@@ -19,7 +19,11 @@ if "ipykernel" in sys.modules:
 
 
 def check(part_id: str) -> float | None:
-    """Check one graded part against the definitions in the running notebook."""
+    """Check one graded part against the definitions in the running notebook.
+
+    Returns the points (a float that Jupyter displays as the feedback panel), or None
+    inside the grading process, which checks the parts itself.
+    """
     from grader.engine.live import check as _check
 
     return _check(part_id, namespace=sys._getframe(1).f_globals)

@@ -14,10 +14,14 @@ DEMO_SUBMISSIONS = Path(__file__).resolve().parents[2] / "datasets" / "sample_su
 
 
 def _limit_options(parser: argparse.ArgumentParser, cell_timeout: float) -> None:
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
-    parser.add_argument("--timeout", type=float, default=180.0, help="seconds for one whole notebook")
-    parser.add_argument("--cell-timeout", type=float, default=cell_timeout, help="seconds for one cell")
-    parser.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of learner code")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (default: %(default)s, the cores)")
+    parser.add_argument("--timeout", type=float, default=180.0,
+                        help="seconds for one whole notebook (default: %(default)g)")
+    parser.add_argument("--cell-timeout", type=float, default=cell_timeout,
+                        help="seconds for one cell (default: %(default)g)")
+    parser.add_argument("--memory-mb", type=int, default=2048,
+                        help="address-space limit of learner code, in MB (default: %(default)s)")
     add_isolation_option(parser)
 
 

@@ -8,13 +8,12 @@ returned with the reason, so nothing an instructor handed in disappears silently
 from __future__ import annotations
 
 import hashlib
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.engine.course import reference_notebook
-from grader.engine.notebook import InvalidNotebook
+from grader.engine.course import reference_notebook, released_names
+from grader.engine.notebook import InvalidNotebook, read_notebook
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,13 @@ def _known_exercise(name: str | None) -> bool:
     return True
 
 
-def _metadata_exercise(path: Path) -> str | None:
+def _declared_exercise(path: Path) -> tuple[str | None, str]:
+    """The exercise the notebook's metadata names, or None and why (unreadable, or cleared)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("grader", {}).get("exercise")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
+        exercise = read_notebook(path).exercise
+    except InvalidNotebook as error:
+        return None, str(error).removeprefix(f"{path}: ")
+    return exercise, "" if exercise else "the notebook has no 'grader.exercise' metadata (it was cleared)"
 
 
 def _place(relative: PurePosixPath) -> tuple[str | None, str | None, str]:
@@ -94,10 +94,13 @@ def _place(relative: PurePosixPath) -> tuple[str | None, str | None, str]:
 def discover(root: Path, exercise: str | None = None) -> Discovery:
     """Every notebook under *root* placed as a :class:`Submission`, the rest as :class:`Unplaced`.
 
-    The exercise is the notebook's ``grader.exercise`` metadata; failing that, ``--exercise``
-    or an nbgrader assignment folder named after a released exercise.
+    The exercise is the notebook's ``grader.exercise`` metadata; failing that (metadata
+    cleared, or the file unreadable, which is then graded as an invalid notebook),
+    ``--exercise``, an nbgrader assignment folder or a file name of a released exercise,
+    or else the batch's only exercise.
     """
     found = Discovery([], [])
+    unknown: list[tuple[Path, str, str]] = []  # (path, learner, why its exercise is unknown)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = PurePosixPath(path.relative_to(root).as_posix())
         if any(part.startswith(".") or part == "__MACOSX" for part in relative.parts):
@@ -110,17 +113,33 @@ def discover(root: Path, exercise: str | None = None) -> Discovery:
         if learner is None:
             found.unplaced.append(Unplaced(path, reason))
             continue
-        chosen = _metadata_exercise(path) or exercise or (assignment if _known_exercise(assignment) else None)
+        declared, problem = _declared_exercise(path)
+        chosen = (declared or exercise or (assignment if _known_exercise(assignment) else None)
+                  or (released_names().get(path.name) if len(relative.parts) > 1 else None))
         if chosen is None:
-            found.unplaced.append(Unplaced(path, "no exercise: the notebook has no 'grader.exercise' metadata "
-                                                 "(unreadable or cleared); pass --exercise NAME to grade it"))
+            unknown.append((path, learner, problem))
             continue
         if exercise and chosen != exercise:
             found.unplaced.append(Unplaced(path, f"exercise '{chosen}', not the one asked for (--exercise {exercise})"))
             continue
         found.submissions.append(Submission(learner, chosen, path, content_hash(path)))
+    _infer_the_only_exercise(found, unknown)
     _report_duplicates(found)
     return found
+
+
+def _infer_the_only_exercise(found: Discovery, unknown: list[tuple[Path, str, str]]) -> None:
+    """Notebooks that do not say their exercise belong to the batch's exercise when it has one;
+    otherwise they are listed with what is wrong with them and how to grade them."""
+    exercises = sorted({submission.exercise for submission in found.submissions})
+    for path, learner, problem in unknown:
+        if len(exercises) == 1:
+            found.submissions.append(Submission(learner, exercises[0], path, content_hash(path)))
+            continue
+        among = f"the batch has {len(exercises)} exercises ({', '.join(exercises)})" if exercises else \
+            "no other notebook in the batch names its exercise"
+        found.unplaced.append(Unplaced(path, f"{problem}; which exercise it is cannot be inferred ({among}): "
+                                             "pass --exercise NAME to grade it as that exercise"))
 
 
 def _report_duplicates(found: Discovery) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch.gradebook import Row
-from grader.engine.render import cell_error_line
+from grader.engine.render import cell_error_line, points_text
 
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -42,20 +42,24 @@ def _by_learner(rows: list[Row]) -> dict[str, dict[str, Row]]:
 
 
 def write_grades_csv(rows: list[Row], path: Path) -> None:
-    """One row per learner: total, then a column per exercise and per part (empty if not submitted)."""
+    """One row per learner: total, then a column per exercise and per part (empty if not submitted),
+    then each exercise's status (``graded``, ``timeout``, ``invalid_notebook``...), so a 0 that
+    means "could not be read" is told apart from a 0 that was earned."""
     exercises, parts = _columns(rows)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["learner", "total", "max_total", *exercises,
-                         *(f"{exercise}:{part}" for exercise, part in parts)])
+                         *(f"{exercise}:{part}" for exercise, part in parts),
+                         *(f"{exercise}:status" for exercise in exercises)])
         for learner, by_exercise in sorted(_by_learner(rows).items()):
             points = {(row.exercise, part["id"]): part["points"]
                       for row in by_exercise.values() for part in row.result["parts"]}
             writer.writerow([
-                learner, _fmt(sum(row.score for row in by_exercise.values())),
-                _fmt(sum(row.max_score for row in by_exercise.values())),
-                *(_fmt(by_exercise[e].score) if e in by_exercise else "" for e in exercises),
-                *(_fmt(points[key]) if key in points else "" for key in parts),
+                learner, points_text(sum(row.score for row in by_exercise.values())),
+                points_text(sum(row.max_score for row in by_exercise.values())),
+                *(points_text(by_exercise[e].score) if e in by_exercise else "" for e in exercises),
+                *(points_text(points[key]) if key in points else "" for key in parts),
+                *(by_exercise[e].status if e in by_exercise else "" for e in exercises),
             ])
 
 
@@ -66,20 +70,20 @@ def write_canvas_csv(rows: list[Row], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*CANVAS_FIXED, *exercises])
-        writer.writerow(["Points Possible", "", "", "", "", *(_fmt(possible[e]) for e in exercises)])
+        writer.writerow(["Points Possible", "", "", "", "", *(points_text(possible[e]) for e in exercises)])
         for learner, by_exercise in sorted(_by_learner(rows).items()):
             writer.writerow([learner, "", learner, learner, "",
-                             *(_fmt(by_exercise[e].score) if e in by_exercise else "" for e in exercises)])
+                             *(points_text(by_exercise[e].score) if e in by_exercise else "" for e in exercises)])
 
 
 def gradescope_results(row: Row) -> dict[str, Any]:
     """Gradescope's autograder ``results.json`` for one submission."""
     result = row.result
-    tests = [{"name": part["id"], "score": part["points"], "max_score": part["max_points"],
+    tests = [{"name": part["id"], "score": round(part["points"], 2), "max_score": part["max_points"],
               "status": "passed" if part["passed"] else "failed", "output": "\n".join(part["feedback"])}
              for part in result["parts"]]
     output = "\n".join(result["problems"] + [cell_error_line(e) for e in result["cell_errors"]])
-    return {"score": row.score, "execution_time": round(row.seconds, 3), "output": output,
+    return {"score": round(row.score, 2), "execution_time": round(row.seconds, 3), "output": output,
             "visibility": "after_published", "stdout_visibility": "hidden", "tests": tests,
             "extra_data": {"learner": row.learner, "exercise": row.exercise, "status": row.status,
                            "content_hash": row.content_hash}}
@@ -96,7 +100,3 @@ def write_all(rows: list[Row], out: Path) -> None:
         target = results_json_path(out, row)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(gradescope_results(row), indent=2), encoding="utf-8")
-
-
-def _fmt(value: float) -> str:
-    return f"{value:g}"

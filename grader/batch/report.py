@@ -1,8 +1,11 @@
 """``report.html``: what an instructor looks at after a batch, with the plots embedded.
 
-Score distribution, per-part pass rates, the most common failure messages (numbers
-masked, so the same mistake on different random inputs counts once), the slowest
-submissions and every one that did not run to the end.
+Statuses and scores per exercise, the score distribution, per-part pass rates, the most
+common failures (grouped by check and cause, so one mistake is one row however its
+inputs varied; parts not answered, or not run because the file was unreadable, collapsed
+into one row per exercise), the submissions whose locked cells were changed or deleted,
+the slowest ones, every one that did not run to the end, and the files that could not be
+placed.
 """
 
 from __future__ import annotations
@@ -10,39 +13,69 @@ from __future__ import annotations
 import base64
 import collections
 import csv
-import html
 import io
 import re
+import statistics
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from grader import pages
 from grader.batch.feedback import feedback_path
 from grader.batch.gradebook import Row
 from grader.engine import result as R
 
 _NUMBER = re.compile(r"-?\b\d+(?:\.\d+)?(?:e-?\d+)?\b|\b[0-9a-f]{8,}\b")
+_RAISED = re.compile(r"(?:raised|not checked:) ([A-Za-z_][\w.]*):")  # the exception's type in a check's message
+NOT_ANSWERED = "Not answered yet"  # how the checks word a part whose stub still raises NotImplementedError
 TOP = 10
 
+STATUS_MEANING = {
+    R.GRADED: "every cell ran; graded",
+    R.TAMPERED: "graded with the released locked cells, which the learner changed or deleted",
+    R.TIMED_OUT: "a cell ran out of time; the parts that did not need it were graded",
+    R.CRASHED: "a cell killed the Python interpreter; the parts that did not need it were graded",
+    R.MEMORY_LIMIT: "a cell ran out of memory; the parts that did not need it were graded",
+    R.INVALID: "the file could not be read as a notebook; every part scores 0",
+}
+_CAUSE = {R.FAILED: "wrong result", R.RAISED: "raised", R.MISSING: "not defined", R.TIMEOUT: "did not finish",
+          R.NOT_RUN: "not run", R.CHECK_ERROR: "grader error"}
 
-def _png(figure) -> str:
+
+@dataclass(frozen=True)
+class Failure:
+    """One group of failures: the same check failing for the same cause."""
+
+    exercise: str
+    part: str
+    check: str
+    cause: str
+    submissions: int
+    example: str
+
+
+def _png(figure: Any) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(figure)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f"<img alt='plot' src='data:image/png;base64,{data}'>"
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def score_plot(rows: list[Row]) -> str:
+def score_figure(rows: list[Row]) -> Any:
+    """Histogram of scores (% of the points) per exercise; counts of submissions are whole numbers."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(figsize=(7, 3))
     for exercise in sorted({row.exercise for row in rows}):
         shares = [100 * row.score / row.max_score for row in rows if row.exercise == exercise and row.max_score]
         axes.hist(shares, bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.001], alpha=0.7, label=exercise)
     axes.set(xlabel="score (% of the points)", ylabel="submissions", title="Score distribution")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend()
-    return _png(figure)
+    return figure
 
 
 def pass_rates(rows: list[Row]) -> dict[str, float]:
@@ -56,80 +89,119 @@ def pass_rates(rows: list[Row]) -> dict[str, float]:
     return {name: passed / total for name, (passed, total) in counts.items()}
 
 
-def pass_rate_plot(rates: dict[str, float]) -> str:
+def pass_rate_figure(rates: dict[str, float]) -> Any:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 0.4 * len(rates) + 1))
     names = list(rates)[::-1]
     axes.barh(names, [100 * rates[name] for name in names], color="#2da44e")
     axes.set(xlim=(0, 100), xlabel="% of submissions passing", title="Pass rate per part")
-    return _png(figure)
+    return figure
 
 
-def common_failures(rows: list[Row]) -> list[tuple[str, int, str]]:
-    """(part, how many submissions, an example message) for the most frequent failure messages."""
-    counter: collections.Counter[tuple[str, str]] = collections.Counter()
-    example: dict[tuple[str, str], str] = {}
+def _check_label(name: str) -> str:
+    if name == "cell":
+        return "its answer cell ran"
+    return name.removeprefix("test_").replace("_", " ")
+
+
+_CELL_CAUSE = {R.TIMED_OUT: "timed out", R.CRASHED: "crashed the interpreter"}
+
+
+def _cause(check: dict[str, Any], cell_errors: list[dict[str, Any]]) -> str:
+    """What went wrong, as a short phrase: a raised exception by its type, and an answer cell
+    that failed by what its cell did (timed out, crashed, raised)."""
+    if check["name"] == "cell":
+        error = next((e for e in cell_errors if f"Your code in {e['cell']} failed" in check["message"]), None)
+        if error and error["status"] in _CELL_CAUSE:
+            return _CELL_CAUSE[error["status"]]
+    raised = _RAISED.search(check["message"]) if check["outcome"] == R.RAISED else None
+    return f"raised {raised.group(1)}" if raised else _CAUSE.get(check["outcome"], check["outcome"])
+
+
+def _whole_notebook_cause(check: dict[str, Any]) -> str | None:
+    """Failures that are about the notebook, not one part: a stub left unanswered, or a
+    notebook that could not run at all. Each is one row per exercise, not one per part."""
+    if check["message"].startswith(NOT_ANSWERED):
+        return "not answered"
+    return "notebook not run" if check["outcome"] == R.NOT_RUN else None
+
+
+def common_failures(rows: list[Row]) -> list[Failure]:
+    """The most frequent failures, counted in submissions: grouped by exercise, part, check and
+    cause, with the commonest wording (numbers masked) as the example. Parts not answered
+    yet, or not run because the notebook could not be, are one row per exercise."""
+    submissions: collections.Counter[tuple[str, str, str, str]] = collections.Counter()
+    wordings: dict[tuple[str, str, str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    examples: dict[str, str] = {}
+    collapsed_parts: dict[tuple[str, str, str, str], dict[str, None]] = collections.defaultdict(dict)
     for row in rows:
+        keys: set[tuple[str, str, str, str]] = set()
         for part in row.result["parts"]:
-            for message in dict.fromkeys(_NUMBER.sub("#", m) for m in part["feedback"]):
-                counter[(part["id"], message)] += 1
-            for message in part["feedback"]:
-                example.setdefault((part["id"], _NUMBER.sub("#", message)), message)
-    return [(key[0], count, example[key]) for key, count in counter.most_common(TOP)]
+            for check in part["checks"]:
+                if check["outcome"] == R.PASSED:
+                    continue
+                whole = _whole_notebook_cause(check)
+                if whole:
+                    key = (row.exercise, "", "", whole)
+                    collapsed_parts[key][part["id"]] = None
+                else:
+                    key = (row.exercise, part["id"], _check_label(check["name"]),
+                           _cause(check, row.result["cell_errors"]))
+                keys.add(key)
+                masked = _NUMBER.sub("#", check["message"])
+                wordings[key][masked] += 1
+                examples.setdefault(masked, check["message"])
+        submissions.update(keys)
+    failures = []
+    for key, count in submissions.items():
+        exercise, part, check, cause = key
+        example = examples[wordings[key].most_common(1)[0][0]]
+        if key in collapsed_parts:
+            part = ", ".join(collapsed_parts[key])
+        failures.append(Failure(exercise, part, check, cause, count, example))
+    failures.sort(key=lambda f: (-f.submissions, f.exercise, f.part, f.check, f.cause))
+    return failures[:TOP]
 
 
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    if not rows:
-        return "<p>None.</p>"
-    header = "".join(f"<th>{cell}</th>" for cell in head)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><tr>{header}</tr>{body}</table>"
+def _exercise_scores(rows: list[Row]) -> list[dict[str, Any]]:
+    table = []
+    for exercise in sorted({row.exercise for row in rows}):
+        scores = [row.score for row in rows if row.exercise == exercise]
+        table.append({"exercise": exercise, "submissions": len(scores), "mean": statistics.mean(scores),
+                      "median": statistics.median(scores), "max": max(row.max_score for row in rows
+                                                                       if row.exercise == exercise)})
+    return table
 
 
-def _link(out: Path, row: Row) -> str:
-    target = feedback_path(out, row).relative_to(out).as_posix()
-    return f"<a href='{html.escape(target)}'>{html.escape(row.learner)}</a>"
-
-
-def _unplaced(out: Path) -> list[list[str]]:
+def _unplaced(out: Path) -> list[dict[str, str]]:
     path = out / "unplaced.csv"
     if not path.exists():
         return []
     with open(path, newline="", encoding="utf-8") as handle:
-        return [[html.escape(item["file"]), html.escape(item["reason"])] for item in csv.DictReader(handle)]
+        return list(csv.DictReader(handle))
+
+
+def _why(row: Row) -> str:
+    return "; ".join(row.result["problems"] + [e.get("message", "") for e in row.result["cell_errors"]])[:300]
 
 
 def render(rows: list[Row], out: Path) -> str:
     statuses = collections.Counter(row.status for row in rows)
     rates = pass_rates(rows)
-    slow = sorted(rows, key=lambda row: row.seconds, reverse=True)[:TOP]
-    stopped = [row for row in rows if row.status not in R.RAN_TO_THE_END]
-    plots = (score_plot(rows) + pass_rate_plot(rates)) if rows else "<p>No submissions graded yet.</p>"
-    sections = [
-        ("Submissions", "<p>" + ", ".join(f"{count} {html.escape(status)}" for status, count in
-                                          sorted(statuses.items())) + f" ({len(rows)} in all)</p>"),
-        ("Scores and pass rates", plots),
-        ("Most common failures", _table(["part", "submissions", "example message"],
-                                        [[html.escape(p), str(n), html.escape(m)]
-                                         for p, n, m in common_failures(rows)])),
-        ("Slowest submissions", _table(["learner", "exercise", "seconds", "status"],
-                                       [[_link(out, r), html.escape(r.exercise), f"{r.seconds:.2f}",
-                                         html.escape(r.status)] for r in slow])),
-        ("Did not run to the end", _table(["learner", "exercise", "status", "why"],
-                                          [[_link(out, r), html.escape(r.exercise), html.escape(r.status),
-                                            html.escape("; ".join(r.result["problems"]
-                                                                  + [e.get("message", "") for e in
-                                                                     r.result["cell_errors"]])[:300])]
-                                           for r in stopped])),
-        ("Files that could not be placed", _table(["file", "reason"], _unplaced(out))),
-    ]
-    body = "".join(f"<h2>{title}</h2>{content}" for title, content in sections)
-    style = ("body{font:15px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:left}"
-             "img{max-width:100%;display:block;margin:1em 0}")
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Grading report</title>"
-            f"<style>{style}</style></head><body><h1>Grading report</h1>{body}</body></html>")
+    order = list(STATUS_MEANING)
+    link = {row.id: feedback_path(out, row).relative_to(out).as_posix() for row in rows}
+    return pages.render(
+        "report.html", title="Grading report", total=len(rows),
+        statuses=[(status, statuses[status], STATUS_MEANING.get(status, ""))
+                  for status in sorted(statuses, key=lambda s: order.index(s) if s in order else len(order))],
+        scores=_exercise_scores(rows),
+        plots=[_png(score_figure(rows)), _png(pass_rate_figure(rates))] if rows else [],
+        failures=common_failures(rows), link=link,
+        tampered=[(row, "; ".join(row.result["problems"])) for row in rows if row.status == R.TAMPERED],
+        slow=sorted(rows, key=lambda row: row.seconds, reverse=True)[:TOP],
+        stopped=[(row, _why(row)) for row in rows if row.status not in R.RAN_TO_THE_END],
+        unplaced=_unplaced(out))
 
 
 def write(rows: list[Row], out: Path) -> Path:

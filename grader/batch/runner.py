@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import sys
 import time
@@ -16,19 +17,34 @@ from grader.batch.progress import Progress
 from grader.engine import result as R
 from grader.engine.session import Limits
 
+# How each learner outcome reads in the summary line, in the order it is listed.
+OUTCOME_WORDS = {R.GRADED: "ran to the end", R.TAMPERED: "with changed locked cells", R.TIMED_OUT: "timed out",
+                 R.CRASHED: "crashed", R.MEMORY_LIMIT: "ran out of memory", R.INVALID: "could not be read"}
+
 
 @dataclass
 class Summary:
-    graded: int = 0
-    failed: int = 0  # the notebook did not run to the end (timeout, crash, memory, invalid) or its worker died
+    outcomes: collections.Counter[str] = field(default_factory=collections.Counter)  # learners' results by status
     skipped: int = 0  # unchanged since an earlier run
     unplaced: list[Unplaced] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # submissions the grader itself could not finish
     seconds: float = 0.0
 
+    @property
+    def graded(self) -> int:
+        return sum(self.outcomes.values())
+
     def line(self) -> str:
-        return (f"{self.graded} graded, {self.failed} failed to run, {self.skipped} skipped as unchanged, "
-                f"{len(self.unplaced)} not placed, in {self.seconds:.1f} s")
+        """E.g. "9 graded (6 ran to the end, 2 timed out, 1 crashed), ...": learners' outcomes by
+        status, kept apart from the grader's own failures."""
+        order = list(OUTCOME_WORDS)
+        statuses = sorted(self.outcomes, key=lambda s: order.index(s) if s in order else len(order))
+        detail = ", ".join(f"{self.outcomes[s]} {OUTCOME_WORDS.get(s, s)}" for s in statuses)
+        text = f"{self.graded} graded" + (f" ({detail})" if detail else "")
+        text += f", {self.skipped} skipped as unchanged, {len(self.unplaced)} not placed"
+        if self.errors:
+            text += f", {len(self.errors)} not finished by the grader (run again to retry them)"
+        return text + f", in {self.seconds:.1f} s"
 
 
 def find(source: Path, out: Path, exercise: str | None) -> Discovery:
@@ -90,14 +106,10 @@ def _settle(submission: Submission, task: workers.Task, outcome: dict[str, Any] 
             summary: Summary, progress: Progress) -> None:
     """Record a result, or note that the grader itself failed (the next run retries it)."""
     if isinstance(outcome, BaseException):
-        summary.failed += 1
         summary.errors.append(f"{task.path}: the grader failed ({outcome!r}); run again to retry")
     else:
         book.record(submission.learner, submission.exercise, submission.content_hash, task.path, outcome)
-        if outcome["status"] in R.RAN_TO_THE_END:
-            summary.graded += 1
-        else:
-            summary.failed += 1
+        summary.outcomes[outcome["status"]] += 1
     progress.advance(f"{submission.learner}/{submission.exercise}")
 
 

@@ -39,6 +39,12 @@ def _edited_check(raw: Notebook) -> Notebook:
     return _answer("sample-mean", "print('skipping the check')\n")(raw)
 
 
+def _deleted_check(raw: Notebook) -> Notebook:
+    raw["cells"] = [cell for cell in raw["cells"]
+                    if cell["metadata"].get("nbgrader", {}).get("grade_id") != "sample-ask"]
+    return raw
+
+
 # name -> (what it is, how it differs from the solution)
 VARIANTS: dict[str, tuple[str, Callable[[Notebook], Notebook]]] = {
     "full_marks": ("the reference solution", lambda raw: raw),
@@ -64,6 +70,7 @@ VARIANTS: dict[str, tuple[str, Callable[[Notebook], Notebook]]] = {
     "crash": ("kills its own interpreter (os._exit) in part 1",
               _answer(MEAN, "import os\nos._exit(3)\n")),
     "tampered": ("edited a locked check cell to skip the check", _edited_check),
+    "deleted_check": ("deleted the locked check cell of part 2", _deleted_check),
     "cleared_metadata": ("the notebook's grader metadata was deleted (placed by its folder)", _cleared_metadata),
 }
 
@@ -103,7 +110,7 @@ def write_batch(root: Path, count: int, names: list[str] | None = None, layout: 
 DEMO_LEARNERS = {
     "ada": "full_marks", "boris": "empty_list", "chen": "no_timeout", "dana": "returns_response",
     "emeka": "integer_mean", "farah": "not_answered", "gus": "syntax_error", "hana": "infinite_loop",
-    "ivan": "crash", "jo": "tampered", "kemal": "cleared_metadata",
+    "ivan": "crash", "jo": "tampered", "kemal": "cleared_metadata", "nina": "deleted_check",
 }
 TRUNCATED_LEARNER, STRAY_FILE = "lena", "mo/answers.txt"
 

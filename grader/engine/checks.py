@@ -141,7 +141,7 @@ def run_check(check: Check, context: CheckContext) -> R.CheckOutcome:
 def score_part(part_id: str, max_points: float, outcomes: list[R.CheckOutcome], note: str = "") -> R.PartResult:
     total = sum(o.weight for o in outcomes) or 1.0
     earned = sum(o.weight for o in outcomes if o.passed)
-    return R.PartResult(part_id, round(max_points * earned / total, 4), max_points, outcomes, note)
+    return R.PartResult(part_id, round(max_points * earned / total, 2), max_points, outcomes, note)
 
 
 QUICK_NOTE = ("Quick check with a few random inputs; final grading uses more and different ones, "

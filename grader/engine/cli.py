@@ -18,11 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "{score, max_score, notebooks: [...]})")
     check.add_argument("--seed", type=int, help="seed for the checks' random inputs "
                        "(default: derived from the notebook's code, so a file always gets the same grade)")
-    check.add_argument("--timeout", type=float, default=180.0, help="seconds for the whole notebook")
-    check.add_argument("--cell-timeout", type=float, default=30.0, help="seconds for one cell")
+    check.add_argument("--timeout", type=float, default=180.0,
+                       help="seconds for the whole notebook (default: %(default)g)")
+    check.add_argument("--cell-timeout", type=float, default=30.0, help="seconds for one cell (default: %(default)g)")
     check.add_argument("--call-timeout", type=float, default=10.0,
-                       help="seconds for one call of your code by a check")
-    check.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of learner code")
+                       help="seconds for one call of your code by a check (default: %(default)g)")
+    check.add_argument("--memory-mb", type=int, default=2048,
+                       help="address-space limit of learner code, in MB (default: %(default)s)")
     add_isolation_option(check)
     from grader.ci.cli import add_ci_output_options
 
@@ -47,7 +49,7 @@ def run_check(args: argparse.Namespace) -> int:
     from grader.ci.run import grade_paths, notebooks_in
     from grader.engine import result as R
     from grader.engine.isolation import IsolationUnavailable
-    from grader.engine.render import render_text
+    from grader.engine.render import console, result_view
     from grader.engine.session import Limits
 
     if not notebooks_in(args.paths):
@@ -71,7 +73,7 @@ def run_check(args: argparse.Namespace) -> int:
             if result.status == R.INVALID:
                 print(f"grader: {result.problems[0]}", file=sys.stderr)
             else:
-                print(render_text(result) + ("" if single else "\n"))
+                console().print(result_view(result))
         if not single:
             print(f"Total: {report.score:g} / {report.max_score:g} points ({report.percent():.0f}%) "
                   f"in {len(report.results)} notebooks")
@@ -94,10 +96,17 @@ def run_release(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_UNUSABLE
     stale = release(root, check_only=args.check)
+    count = len(list((root / "solutions").glob("*.ipynb")))
+    notebooks = f"{count} notebook{'' if count == 1 else 's'}"
     if args.check and stale:
         for path in stale:
             print(f"grader release --check: {path} is out of date; run `grader release`", file=sys.stderr)
         return 1
+    if args.check:
+        print(f"grader release --check: exercises/ is up to date with solutions/ ({notebooks})")
+        return 0
     for path in stale:
         print(f"wrote {path}")
+    if not stale:
+        print(f"grader release: exercises/ was already up to date ({notebooks})")
     return 0

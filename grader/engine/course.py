@@ -43,6 +43,11 @@ def _released(folder: Path) -> dict[str, Path]:
     return found
 
 
+def released_names() -> dict[str, str]:
+    """File name of each released notebook -> its exercise (``00_sample.ipynb`` -> ``sample``)."""
+    return {path.name: exercise for exercise, path in _released(course_root() / "exercises").items()}
+
+
 def reference_notebook(exercise: str) -> Notebook:
     """The released notebook of *exercise*; raises ``LookupError`` naming where it looked.
 

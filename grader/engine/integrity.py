@@ -30,6 +30,8 @@ def compare(submission: Notebook, reference: Notebook) -> Integrity:
             fix = "copy it back from the released notebook" if not released.is_solution else \
                 "copy the cell back from the released notebook and put your answer in it"
             report.problems.append(f"The {kind} '{released.grade_id}' was deleted; {fix}.")
+            # A deleted check cell is a changed locked cell: the instructor sees it counted as one.
+            report.tampered = report.tampered or not released.is_solution
             continue
         if len(matches) > 1:
             places = ", ".join(str(cell.index + 1) for cell in matches)

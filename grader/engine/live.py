@@ -9,6 +9,7 @@ the checks itself after the notebook.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -67,32 +68,44 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-class PartReport:
-    """Shows as HTML in Jupyter and as text in a terminal."""
+class CheckResult(float):
+    """The points a part earned, displayed as its feedback panel.
 
-    def __init__(self, part: R.PartResult):
+    A number, so nbgrader's autograde reads the cell's ``text/plain`` (the points) as partial
+    credit and code can add results up; Jupyter shows the richest form, the HTML panel, so
+    the cell shows the panel once and no separate ``Out[n]: 2.0`` echo.
+    """
+
+    part: R.PartResult
+
+    def __new__(cls, part: R.PartResult) -> CheckResult:
+        self = super().__new__(cls, round(part.points, 2))
         self.part = part
+        return self
+
+    def __getnewargs__(self) -> tuple[R.PartResult]:  # so copy and pickle rebuild it from its part
+        return (self.part,)
 
     def _repr_html_(self) -> str:
-        return render.render_part_html(self.part)
+        from grader import pages
 
-    def __str__(self) -> str:
-        return "\n".join(render.part_lines(self.part, 100))
+        return pages.render("part_panel.html", part=self.part)
 
-    __repr__ = __str__
+    def text(self) -> str:
+        """The panel as plain text, for a terminal."""
+        out = io.StringIO()
+        render.console(out).print(render.parts_table([self.part]))
+        return "\n".join(line.rstrip() for line in out.getvalue().rstrip().splitlines())
 
 
-def _show(report: PartReport) -> None:
+def _in_notebook_frontend() -> bool:
+    """Whether a Jupyter frontend will show the returned result's HTML (a kernel, not a terminal)."""
     try:
         from IPython import get_ipython
-        from IPython.display import display
     except ImportError:
-        print(report)
-        return
-    if get_ipython() is None:
-        print(report)
-    else:
-        display(report)
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
 
 
 def _not_run_yet(exercise: str) -> Callable[[str], str]:
@@ -109,11 +122,9 @@ def _not_run_yet(exercise: str) -> Callable[[str], str]:
     return describe
 
 
-def check(part_id: str, *, namespace: dict[str, Any]) -> float | None:
-    """Run one part's checks now; shows the feedback and returns the points earned.
-
-    Returning a bare number lets nbgrader's autograde read it as partial credit.
-    """
+def check(part_id: str, *, namespace: dict[str, Any]) -> CheckResult | None:
+    """Run one part's checks now and return the points earned, which Jupyter shows as the
+    feedback panel; elsewhere (a terminal, a script) the feedback is printed as text."""
     if os.environ.get("GRADER_CHILD"):
         print(f"[{part_id}: checked by the grader after the notebook has run]")
         return None
@@ -123,5 +134,7 @@ def check(part_id: str, *, namespace: dict[str, Any]) -> float | None:
     context = CheckContext(learner, stub, secrets.randbelow(2**32), quick=True, describe_missing=_not_run_yet(exercise))
     with _environment(OPENAI_BASE_URL=url, OPENAI_API_KEY=key):
         part = run_part(part_id, _max_points(exercise, part_id), checks, context)
-    _show(PartReport(part))
-    return part.points
+    result = CheckResult(part)
+    if not _in_notebook_frontend():
+        print(result.text())
+    return result

@@ -1,42 +1,30 @@
-"""Feedback a learner reads: a plain-text table for terminals, HTML for Jupyter."""
+"""Feedback a learner reads in a terminal: a table of parts drawn by rich (plain text, no
+colour, when the output is not a terminal). The HTML forms are in ``grader.pages``."""
 
 from __future__ import annotations
 
-import html
-import shutil
-import textwrap
+from typing import TextIO
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
 
 from grader.engine import result as R
 
-_MARK = {True: "PASS", False: "FAIL"}
-
-_STATUS_TEXT = {
+STATUS_TEXT = {
     R.GRADED: "graded",
     R.TIMED_OUT: "graded, but some code ran out of time",
     R.CRASHED: "graded, but the notebook crashed the Python interpreter",
     R.MEMORY_LIMIT: "graded, but some code ran out of memory",
-    R.TAMPERED: "graded, but locked cells or grading metadata were changed",
+    R.TAMPERED: "graded, but locked cells or grading metadata were changed or deleted",
     R.INVALID: "could not be graded",
 }
 
 
-def _points(value: float) -> str:
-    return f"{round(value, 2):g}"
-
-
-PART_WIDTH = 20
-
-
-def part_lines(part: R.PartResult, width: int) -> list[str]:
-    points = f"{_points(part.points):>5} / {_points(part.max_points):<5}"
-    head = f"{part.id:<{PART_WIDTH}} {points} {_MARK[part.passed]}"
-    lines = [head]
-    indent = " " * 4
-    for message in part.feedback:
-        lines += textwrap.wrap(message, width, initial_indent=indent + "- ", subsequent_indent=indent + "  ")
-    if part.note:
-        lines += textwrap.wrap(part.note, width, initial_indent=indent + "note: ", subsequent_indent=indent)
-    return lines
+def points_text(value: float) -> str:
+    """Points as people write them: at most two decimals, no trailing zeros (2, 2.5, 3.47)."""
+    return f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
 
 
 def cell_error_line(error: dict) -> str:
@@ -44,32 +32,49 @@ def cell_error_line(error: dict) -> str:
     return f"{error['cell']}: {error.get('message', error['status'])}"
 
 
-def render_text(result: R.Result) -> str:
-    width = min(shutil.get_terminal_size((100, 20)).columns, 110) - 2
-    title = f"{result.notebook}: {_STATUS_TEXT.get(result.status, result.status)}"
+def parts_table(parts: list[R.PartResult]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("part", no_wrap=True)
+    table.add_column("points", justify="right", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("feedback", ratio=1)
+    for part in parts:
+        mark = Text("PASS", style="green") if part.passed else Text("FAIL", style="bold red")
+        table.add_row(part.id, f"{points_text(part.points)} / {points_text(part.max_points)}", mark,
+                      _feedback_list(part))
+    return table
+
+
+def _feedback_list(part: R.PartResult) -> Table:
+    """The part's messages as a bulleted list with hanging indents, then its note."""
+    items = Table.grid(padding=(0, 1))
+    items.add_column(no_wrap=True)
+    items.add_column()
+    for message in part.feedback:
+        items.add_row("-", Text(message))
+    if part.note:
+        items.add_row("", Text(part.note, style="dim"))
+    return items
+
+
+def _bullets(heading: str, items: list[str]) -> list:
+    return [Text(f"\n{heading}:", style="bold"), *(Text(f"  - {item}") for item in items)] if items else []
+
+
+def result_view(result: R.Result) -> Group:
+    """The whole result: a title line, the parts table, then problems and failed cells."""
+    title = f"{result.notebook}: {STATUS_TEXT.get(result.status, result.status)}"
     if result.status != R.INVALID:
-        title += f" - {_points(result.score)} / {_points(result.max_score)} points"
-    lines = [title, ""]
+        title += f" - {points_text(result.score)} / {points_text(result.max_score)} points"
+    items: list = [Text(title, style="bold"), Text("")]
     if result.parts:
-        lines.append(f"{'part':<{PART_WIDTH}} {'points':^13} result")
-        for part in result.parts:
-            lines += part_lines(part, width)
-    for heading, items in (("Problems", result.problems),
-                           ("Cells that failed", [cell_error_line(e) for e in result.cell_errors])):
-        if items:
-            lines += ["", heading + ":"]
-            for item in items:
-                lines += textwrap.wrap(item, width, initial_indent="  - ", subsequent_indent="    ")
-    return "\n".join(lines)
+        items.append(parts_table(result.parts))
+    items += _bullets("Problems", result.problems)
+    items += _bullets("Cells that failed", [cell_error_line(e) for e in result.cell_errors])
+    return Group(*items)
 
 
-def render_part_html(part: R.PartResult) -> str:
-    colour = "#1a7f37" if part.passed else "#cf222e"
-    items = "".join(f"<li>{html.escape(message)}</li>" for message in part.feedback)
-    note = f"<p style='color:#57606a;margin:4px 0'>{html.escape(part.note)}</p>" if part.note else ""
-    return (
-        f"<div style='border-left:4px solid {colour};padding:4px 10px;margin:6px 0'>"
-        f"<b>{html.escape(part.id)}</b>: <span style='color:{colour}'>"
-        f"{_points(part.points)} / {_points(part.max_points)} points</span>"
-        f"{'<ul style=margin:4px 0>' + items + '</ul>' if items else ' - all checks passed'}{note}</div>"
-    )
+def console(file: TextIO | None = None) -> Console:
+    """A console that wraps to the terminal, or to 100 columns when writing to a file or pipe."""
+    terminal = Console(file=file, highlight=False, soft_wrap=False)
+    return terminal if terminal.is_terminal else Console(file=file, highlight=False, width=100)

@@ -80,11 +80,11 @@ class Result:
 
     @property
     def score(self) -> float:
-        return round(sum(part.points for part in self.parts), 4)
+        return round(sum(part.points for part in self.parts), 2)
 
     @property
     def max_score(self) -> float:
-        return round(sum(part.max_points for part in self.parts), 4)
+        return round(sum(part.max_points for part in self.parts), 2)
 
     def to_dict(self) -> dict[str, Any]:
         return {

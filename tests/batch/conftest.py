@@ -1,4 +1,5 @@
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -55,3 +56,22 @@ def graded(tmp_path_factory, zip_folder):
     out = base / "out"
     summary = grade_batch(archive, out, jobs=2, limits=FAST, stream=io.StringIO())
     return archive, out, summary
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The bundled demo course (datasets/sample_submissions) graded once: (summary, out folder)."""
+    from grader.batch.cli import DEMO_SUBMISSIONS
+
+    out = tmp_path_factory.mktemp("demo")
+    summary = grade_batch(DEMO_SUBMISSIONS, out, jobs=2, limits=Limits(cell_seconds=3), stream=io.StringIO())
+    return summary, out
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium to open pages in, as a reader would."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if found is None:
+        pytest.skip("no chromium binary; .ci/run installs Debian's `chromium` (apt-get install chromium)")
+    return found

@@ -5,6 +5,7 @@ import html
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -38,16 +39,21 @@ def count_rows(out):
             return 0
 
 
+def page_text(path):
+    """What a reader sees of an HTML page: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+
+
 def read_csv(path):
     return list(csv.reader(io.StringIO(path.read_text())))
 
 
 def test_zip_is_graded_and_summarised(graded):
     archive, out, summary = graded
-    assert (summary.graded, summary.failed, summary.skipped) == (4, 0, 0)
+    assert (summary.graded, summary.outcomes, summary.skipped) == (4, {"graded": 4}, 0)
     assert [item.path.name for item in summary.unplaced] == ["stray.txt"]
     assert summary.unplaced[0].path == archive / "export" / "stray.txt", "named as in the zip"
-    assert "4 graded, 0 failed to run, 0 skipped as unchanged, 1 not placed" in summary.line()
+    assert "4 graded (4 ran to the end), 0 skipped as unchanged, 1 not placed, in " in summary.line()
     assert read_csv(out / "unplaced.csv")[1][1] == "not a notebook (.ipynb)"
 
 
@@ -84,7 +90,8 @@ def test_feedback_page_shows_own_failing_code_and_nothing_else(graded):
     _, out, _ = graded
     page = (out / "feedback" / "learner001" / "sample.html").read_text()
     assert "2.5 / 3 points" in page
-    assert "return sum(values) / len(values)" in page  # their failing answer, in context
+    assert "return sum(values) / len(values)" in page_text(out / "feedback" / "learner001" / "sample.html")
+    assert 'class="code"' in page, "their failing answer, highlighted by Pygments"
     book = Gradebook(out / "gradebook.sqlite")
     row = next(row for row in book.rows() if row.learner == "learner001")
     book.close()
@@ -93,7 +100,7 @@ def test_feedback_page_shows_own_failing_code_and_nothing_else(graded):
     others = ["learner000", "learner002", "learner003"]
     assert not any(name in page for name in others)
     assert str(row.result["seed"]) not in page
-    broken = (out / "feedback" / "learner003" / "sample.html").read_text()
+    broken = page_text(out / "feedback" / "learner003" / "sample.html")
     assert "SyntaxError" in broken and "return (sum(values) / len(values)" in broken
 
 
@@ -149,7 +156,7 @@ def test_kill_9_then_resume_grades_each_submission_exactly_once(batch, tmp_path)
     second = subprocess.run(grader("grade", str(submissions), "--out", str(out), *LIMIT_ARGS),
                             cwd=ROOT, capture_output=True, text=True)
     assert second.returncode == 0, second.stderr
-    assert f"{8 - before} graded, 0 failed to run, {before} skipped as unchanged" in second.stdout
+    assert f"{8 - before} graded ({8 - before} ran to the end), {before} skipped as unchanged" in second.stdout
     with sqlite3.connect(out / "gradebook.sqlite") as db:
         learners = [row[0] for row in db.execute("SELECT learner FROM results ORDER BY learner")]
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -174,3 +181,31 @@ def test_lock_is_released_when_the_holder_exits(tmp_path):
         pass
     with exclusive(tmp_path):
         pass
+
+
+@pytest.mark.parametrize(("layout", "relative", "zipped"), [
+    ("flat", "zed.ipynb", False), ("flat", "zed.ipynb", True), ("folders", "zed/homework.ipynb", False),
+    ("nbgrader", "submitted/zed/sample/00_sample.ipynb", True),
+])
+def test_an_invalid_notebook_appears_in_every_export_in_every_layout(batch, tmp_path, zip_folder, fast, layout,
+                                                                    relative, zipped):
+    root = batch(1, layout, names=["full_marks"])
+    (root / relative).parent.mkdir(parents=True, exist_ok=True)
+    (root / relative).write_text('{"cells": [')
+    source = zip_folder(root, tmp_path / "download.zip") if zipped else root
+    out = tmp_path / "out"
+    summary = grade_batch(source, out, jobs=1, limits=fast, stream=io.StringIO())
+    assert summary.unplaced == [] and summary.errors == []
+    assert "2 graded (1 ran to the end, 1 could not be read)" in summary.line()
+
+    grades = {line["learner"]: line for line in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
+    assert (grades["zed"]["sample"], grades["zed"]["max_total"], grades["zed"]["sample:status"]) == (
+        "0", "3", "invalid_notebook")
+    assert grades["learner000"]["sample:status"] == "graded"
+    assert {line[2]: line[-1] for line in read_csv(out / "canvas.csv")[2:]} == {"learner000": "3", "zed": "0"}
+    results = json.loads((out / "results" / "zed" / "sample.json").read_text())
+    assert results["extra_data"]["status"] == "invalid_notebook" and "not valid JSON" in results["output"]
+    assert "not valid JSON" in page_text(out / "feedback" / "zed" / "sample.html")
+    assert "Could not be graded" in page_text(out / "feedback" / "zed" / "sample.html")
+    report = page_text(out / "report.html")
+    assert "zed" in report and "invalid_notebook" in report and "not valid JSON" in report

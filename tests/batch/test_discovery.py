@@ -41,8 +41,16 @@ def test_zip_with_unsafe_paths_is_refused(tmp_path):
         unpack(archive, tmp_path / "unpacked")
 
 
+def _other_exercise():
+    other = json.loads(variant("full_marks"))
+    other["metadata"]["grader"]["exercise"] = "api_hygiene"
+    return json.dumps(other)
+
+
 def test_unplaceable_files_are_listed_with_a_reason(batch, tmp_path):
     root = batch(1, "folders")
+    (root / "learner009").mkdir()
+    (root / "learner009" / "01_api_hygiene.ipynb").write_text(_other_exercise())  # two exercises: none inferred
     (root / "notes.txt").write_text("hello")
     (root / "a" / "b" / "c").mkdir(parents=True)
     (root / "a" / "b" / "c" / "deep.ipynb").write_text(variant("full_marks"))
@@ -52,14 +60,41 @@ def test_unplaceable_files_are_listed_with_a_reason(batch, tmp_path):
     (root / "learner000" / ".ipynb_checkpoints").mkdir()
     (root / "learner000" / ".ipynb_checkpoints" / "x.ipynb").write_text("{}")
     found = discover(root)
-    assert keys(found) == [("learner000", "sample", "00_sample.ipynb")]
+    assert keys(found) == [("learner000", "sample", "00_sample.ipynb"),
+                           ("learner009", "api_hygiene", "01_api_hygiene.ipynb")]
     reasons = {item.path.name: item.reason for item in found.unplaced}
     assert set(reasons) == {"notes.txt", "deep.ipynb", "second.ipynb", "mystery.ipynb", "broken.ipynb", "x.ipynb"}
     assert "not a notebook" in reasons["notes.txt"]
     assert "too deeply nested" in reasons["deep.ipynb"]
     assert "only the first is graded" in reasons["second.ipynb"]
-    assert "--exercise" in reasons["mystery.ipynb"] and "--exercise" in reasons["broken.ipynb"]
+    assert reasons["mystery.ipynb"].startswith("the notebook has no 'grader.exercise' metadata")
+    assert reasons["broken.ipynb"].startswith("not valid JSON (")
+    for name in ("mystery.ipynb", "broken.ipynb"):
+        assert "2 exercises (api_hygiene, sample)" in reasons[name] and "--exercise NAME" in reasons[name]
     assert "checkpoint" in reasons["x.ipynb"]
+
+
+@pytest.mark.parametrize("layout, relative", [
+    ("flat", "zed.ipynb"), ("folders", "zed/homework.ipynb"), ("folders", "zed/00_sample.ipynb"),
+    ("nbgrader", "submitted/zed/sample/00_sample.ipynb"),
+])
+@pytest.mark.parametrize("content", ["{not json", "", "cleared_metadata"])
+def test_a_notebook_that_does_not_name_its_exercise_is_placed_in_every_layout(batch, layout, relative, content):
+    """Unreadable or without metadata, it is still the learner's hand-in: placed (then graded as
+    what it is), inferred from the folder, the file name or the batch's only exercise."""
+    root = batch(2, layout)
+    (root / relative).parent.mkdir(parents=True, exist_ok=True)
+    (root / relative).write_text(variant(content) if content == "cleared_metadata" else content)
+    found = discover(root)
+    assert found.unplaced == []
+    assert ("zed", "sample", relative.rsplit("/", 1)[-1]) in keys(found)
+
+
+def test_a_file_named_like_a_released_notebook_is_that_exercise(tmp_path):
+    (tmp_path / "zed").mkdir()
+    (tmp_path / "zed" / "01_api_hygiene.ipynb").write_text("{not json")
+    (tmp_path / "ada.ipynb").write_text(variant("full_marks"))
+    assert keys(discover(tmp_path)) == [("ada", "sample", "ada.ipynb"), ("zed", "api_hygiene", "01_api_hygiene.ipynb")]
 
 
 def test_exercise_comes_from_option_or_nbgrader_folder_when_metadata_is_gone(tmp_path):
@@ -72,9 +107,7 @@ def test_exercise_comes_from_option_or_nbgrader_folder_when_metadata_is_gone(tmp
     flat = tmp_path / "flat"
     flat.mkdir()
     (flat / "bob.ipynb").write_text(variant("cleared_metadata"))
-    other = json.loads(variant("full_marks"))
-    other["metadata"]["grader"]["exercise"] = "api_hygiene"
-    (flat / "cy.ipynb").write_text(json.dumps(other))
+    (flat / "cy.ipynb").write_text(_other_exercise())
     found = discover(flat, exercise="sample")
     assert [(s.learner, s.exercise) for s in found.submissions] == [("bob", "sample")]
     assert "not the one asked for" in found.unplaced[0].reason

@@ -46,3 +46,9 @@ def test_solution_runs_live_in_jupyter_with_full_marks(solution, endpoint, tmp_p
     parts = read_notebook(solution).parts()
     assert len(earned) == len(parts)
     assert sum(earned) == sum(part.points for part in parts)
+    for part in parts:
+        outputs = executed["cells"][part.grade_cell.index]["outputs"]
+        assert [o["output_type"] for o in outputs] == ["execute_result"], \
+            f"check('{part.part_id}') shows one result (the panel), not a panel and an echo: {outputs}"
+        assert part.part_id in "".join(outputs[0]["data"]["text/html"]) and "all checks passed" in \
+            "".join(outputs[0]["data"]["text/html"])

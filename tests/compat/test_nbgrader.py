@@ -16,7 +16,7 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
 CONFIG = """c = get_config()
 c.CourseDirectory.root = "."
 c.CourseDirectory.db_assignments = [dict(name="{name}")]
-c.CourseDirectory.db_students = [dict(id="solver"), dict(id="blank")]
+c.CourseDirectory.db_students = [dict(id="solver"), dict(id="blank"), dict(id="partial")]
 """
 
 pytestmark = pytest.mark.slow
@@ -46,6 +46,11 @@ def test_generate_assignment_and_autograde_accept_our_notebooks(tmp_path, soluti
     for student, notebook in (("solver", solution), ("blank", released)):
         (tmp_path / "submitted" / student / name).mkdir(parents=True)
         shutil.copy(notebook, tmp_path / "submitted" / student / name)
+    if name == "00_sample":  # partial credit: check() returns the points of a part that half passes
+        from grader.batch.samples import variant
+
+        (tmp_path / "submitted" / "partial" / name).mkdir(parents=True)
+        (tmp_path / "submitted" / "partial" / name / solution.name).write_text(variant("empty_list"))
     nbgrader("autograde", name)
 
     from nbgrader.api import Gradebook
@@ -55,3 +60,6 @@ def test_generate_assignment_and_autograde_accept_our_notebooks(tmp_path, soluti
         blank = gradebook.find_submission(name, "blank")
         assert solver.max_score > 0 and solver.score == solver.max_score
         assert blank.score == 0
+        if name == "00_sample":
+            partial = gradebook.find_submission(name, "partial")
+            assert 0 < partial.score < partial.max_score, (partial.score, partial.max_score)

@@ -61,3 +61,16 @@ def test_release_check_fails_naming_the_stale_file(tmp_path):
     assert run.returncode == 1 and "exercises/00_sample.ipynb is out of date" in run.stderr
     run = grader("release", env=course)
     assert run.returncode == 0 and (tmp_path / "exercises" / "00_sample.ipynb").exists()
+    run = grader("release", "--check", env=course)
+    assert (run.returncode, run.stdout) == (0, "grader release --check: exercises/ is up to date with solutions/ "
+                                                "(1 notebook)\n")
+
+
+@pytest.mark.parametrize(("command", "defaults"), [
+    ("grade", ["--timeout TIMEOUT", "(default: 180)", "(default: 30)", "MB (default:"]),
+    ("check", ["(default: 180)", "(default: 30)", "(default: 10)", "MB (default:"]),
+])
+def test_help_shows_the_default_limits(command, defaults):
+    run = grader(command, "--help")
+    text = " ".join(run.stdout.split())
+    assert run.returncode == 0 and all(" ".join(d.split()) in text for d in defaults), run.stdout

@@ -112,17 +112,20 @@ def test_changed_points_are_tampering_and_ignored(sample_variant):
 
 def test_deleted_and_duplicated_cells_are_named(sample_variant):
     deleted = grade_notebook(sample_variant({"sample-ask": None, "sample-mean-code": None}), limits=FAST)
-    assert deleted.status == R.GRADED
+    assert deleted.status == R.TAMPERED, "a deleted check cell counts as a changed locked cell"
     assert any("locked cell 'sample-ask' was deleted" in p for p in deleted.problems)
     assert any("answer cell 'sample-mean-code' was deleted" in p for p in deleted.problems)
     assert ("`mean` is not defined: your notebook must define it in the answer cell 'sample-mean-code'"
             in parts(deleted)["sample-mean"].feedback[0])
     assert parts(deleted)["sample-ask"].points == 2
+    answer_only = grade_notebook(sample_variant({"sample-mean-code": None}), limits=FAST)
+    assert answer_only.status == R.GRADED, "a deleted answer cell is a missing answer, not tampering"
 
     def duplicate(raw):
         raw["cells"].append(dict(raw["cells"][3]))
 
     twice = grade_notebook(sample_variant(mutate=duplicate), limits=FAST)
+    assert twice.status == R.GRADED
     assert any("'sample-mean-code' appears 2 times (cells 4, 9)" in p for p in twice.problems)
     assert twice.score == 3
 
@@ -175,3 +178,13 @@ def test_batch_can_name_the_exercise_of_a_notebook_that_does_not(sample_variant,
     result = grade_notebook(unreadable, exercise="sample")
     assert (result.status, result.score, result.max_score) == (R.INVALID, 0, 3), "the real maximum, not 0 of 0"
     assert all("not valid JSON" in part.feedback[0] for part in result.parts)
+
+
+def test_part_points_have_at_most_two_decimals_so_totals_add_up():
+    from grader.engine.checks import score_part
+
+    outcomes = [R.CheckOutcome(f"t{i}", 1.0, R.PASSED if i < 2 else R.FAILED) for i in range(3)]
+    part = score_part("p", 4, outcomes)
+    assert part.points == 2.67
+    result = R.Result("nb", "ex", R.GRADED, parts=[part, part, part])
+    assert result.score == 8.01 == sum(p.points for p in result.parts)

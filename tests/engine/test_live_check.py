@@ -26,18 +26,20 @@ def test_solution_part_passes(capsys):
     assert "sample-ask" in capsys.readouterr().out
 
 
-def test_missing_definition_says_which_cell_to_run(capsys):
+def test_missing_definition_says_which_cell_to_run():
     points = check("sample-mean", namespace={})
     assert points == 0.0
-    out = capsys.readouterr().out
-    assert "`mean` is not defined yet: run the cell that defines it (cell 4 ('sample-mean-code'))" in out
-    assert "Quick check" in out, "a learner is told that final grading uses more inputs"
+    assert "`mean` is not defined yet: run the cell that defines it (cell 4 ('sample-mean-code'))" in \
+        points.part.feedback[0]
+    assert "Quick check" in points.part.note, "a learner is told that final grading uses more inputs"
+    assert "Quick check" in points._repr_html_()
 
 
-def test_wrong_answer_names_the_inputs(capsys):
+def test_wrong_answer_names_the_inputs():
     namespace = {"mean": lambda values: 1.0}
-    assert check("sample-mean", namespace=namespace) == 0.0
-    assert "expected" in capsys.readouterr().out
+    points = check("sample-mean", namespace=namespace)
+    assert points == 0.0
+    assert "expected" in points.part.feedback[0]
 
 
 def test_inside_the_grading_child_check_defers_to_the_grader(monkeypatch, capsys):
@@ -46,9 +48,28 @@ def test_inside_the_grading_child_check_defers_to_the_grader(monkeypatch, capsys
     assert "checked by the grader" in capsys.readouterr().out
 
 
-def test_report_reads_as_text_outside_jupyter():
-    from grader.engine import result as R
-    from grader.engine.live import PartReport
+def test_result_is_the_points_in_text_and_the_panel_in_html():
+    """nbgrader reads partial credit from text/plain; Jupyter shows the HTML panel instead of an echo."""
+    from IPython.core.formatters import DisplayFormatter
 
-    report = PartReport(R.PartResult("sample-mean", 0.5, 1, [R.CheckOutcome("t", 1, R.FAILED, "wrong")]))
-    assert repr(report) == str(report) and "sample-mean" in repr(report) and "wrong" in repr(report)
+    from grader.engine import result as R
+    from grader.engine.live import CheckResult
+
+    part = R.PartResult("sample-mean", 0.46666, 1, [R.CheckOutcome("t", 1, R.FAILED, "wrong <b>", "fix it")])
+    shown = CheckResult(part)
+    assert shown == 0.47 and shown + 1 == 1.47
+    bundle, _ = DisplayFormatter().format(shown)
+    assert bundle["text/plain"] == "0.47"
+    assert "sample-mean" in bundle["text/html"] and "0.47 / 1 points" in bundle["text/html"]
+    assert "wrong &lt;b&gt;. Hint: fix it" in bundle["text/html"], "learner text is escaped"
+    assert "sample-mean" in shown.text() and "FAIL" in shown.text() and "wrong <b>" in shown.text()
+    import pickle
+
+    assert pickle.loads(pickle.dumps(shown)).part == part
+
+
+def test_outside_a_kernel_the_feedback_is_printed_once(capsys):
+    namespace = {"mean": lambda values: 1.0}
+    check("sample-mean", namespace=namespace)
+    out = capsys.readouterr().out
+    assert out.count("sample-mean") == 1 and "FAIL" in out
