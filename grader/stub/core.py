@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from grader.stub import chat, embeddings, responses
+from grader.stub.choices import generate_choices
 from grader.stub.conversation import Generation, Prompt
 from grader.stub.errors import APIError, bad_api_key, invalid, missing_api_key, unknown_url
 from grader.stub.faults import CONTENT_KINDS, Fault, FaultPlan
-from grader.stub.generation import generate
 from grader.stub.models import list_models, lookup
 from grader.stub.scenario import Scenario
 from grader.stub.server import StubServer
@@ -268,26 +268,26 @@ class StubLLM:
         return json_response(200, lookup(path.removeprefix("/v1/models/")).to_dict())
 
     def _generate(
-        self, parse: Callable[[dict], tuple[Prompt, str]], body: dict, fault: Fault | None
-    ) -> tuple[Prompt, str, Generation]:
+        self, parse: Callable[[dict], tuple[Prompt, str]], body: dict, fault: Fault | None, n: int = 1
+    ) -> tuple[Prompt, str, list[Generation]]:
         """Parse with the endpoint's own checks, then let the current scenario (or default) answer."""
         prompt, model = parse(body)
         with self._lock:
             scenario = self._scenario
-        return prompt, model, generate(prompt, scenario, fault)
+        return prompt, model, generate_choices(prompt, scenario, fault, n)
 
     def _chat(self, _path: str, body: dict, fault: Fault | None) -> StubResponse:
-        prompt, model, generation = self._generate(chat.parse_request, body, fault)
+        prompt, model, generations = self._generate(chat.parse_request, body, fault, body.get("n") or 1)
         completion_id = chat.completion_id(body, self.seed)
-        n = body.get("n") or 1
+        top_logprobs = chat.logprobs_top(body)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = chat.chunks(completion_id, model, prompt, generation, n, include_usage)
+            events = chat.chunks(completion_id, model, prompt, generations, include_usage, top_logprobs)
             return sse_response(events, done_marker=True)
-        return json_response(200, chat.completion(completion_id, model, prompt, generation, n))
+        return json_response(200, chat.completion(completion_id, model, prompt, generations, top_logprobs))
 
     def _responses(self, _path: str, body: dict, fault: Fault | None) -> StubResponse:
-        prompt, model, generation = self._generate(responses.parse_request, body, fault)
+        prompt, model, (generation,) = self._generate(responses.parse_request, body, fault)
         response_id = responses.response_id(body, self.seed)
         if body.get("stream"):
             events = responses.events(response_id, model, body, prompt, generation)

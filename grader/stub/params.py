@@ -1,0 +1,75 @@
+"""Which body parameters each endpoint accepts, derived from the official OpenAPI spec.
+
+The real API answers 400 "Unrecognized request argument supplied: X" for any other body field,
+so a misspelt ``max_token`` or ``temprature`` sent through ``extra_body`` fails offline as it
+fails live. The names come from ``datasets/openai-openapi/openapi.json.gz`` (its request
+schemas, ``allOf``/``anyOf``/``oneOf`` and ``$ref`` followed), compiled into ``spec_params.json``
+so the stub never reads the 360 KB spec at run time; ``python -m grader.stub.params`` rebuilds
+it and a test keeps it in step with the spec.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from grader.stub.errors import invalid
+
+SPEC = Path(__file__).resolve().parents[2] / "datasets" / "openai-openapi" / "openapi.json.gz"
+COMPILED = Path(__file__).with_name("spec_params.json")
+REQUEST_SCHEMAS = {
+    "/v1/chat/completions": "CreateChatCompletionRequest",
+    "/v1/responses": "CreateResponse",
+    "/v1/embeddings": "CreateEmbeddingRequest",
+}
+
+
+def from_spec(spec: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The body parameter names of each endpoint in ``REQUEST_SCHEMAS``, sorted."""
+    schemas = spec["components"]["schemas"]
+
+    def names(schema: Mapping[str, Any]) -> set[str]:
+        if "$ref" in schema:
+            return names(schemas[schema["$ref"].rsplit("/", 1)[-1]])
+        found = set(schema.get("properties", {}))
+        for key in ("allOf", "anyOf", "oneOf"):
+            for part in schema.get(key, []):
+                found |= names(part)
+        return found
+
+    return {path: sorted(names(schemas[name])) for path, name in REQUEST_SCHEMAS.items()}
+
+
+def load_spec(path: Path = SPEC) -> dict[str, Any]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+@cache
+def known() -> dict[str, frozenset[str]]:
+    """Endpoint path -> the body parameters the spec defines for it."""
+    compiled = json.loads(COMPILED.read_text(encoding="utf-8"))
+    return {path: frozenset(names) for path, names in compiled.items()}
+
+
+def check_known(path: str, body: Mapping[str, Any]) -> None:
+    """Reject body fields the spec does not define for ``path``, in the real API's words."""
+    unknown = [name for name in body if name not in known()[path]]
+    if len(unknown) == 1:
+        raise invalid(f"Unrecognized request argument supplied: {unknown[0]}")
+    if unknown:
+        raise invalid(f"Unrecognized request arguments supplied: {', '.join(unknown)}")
+
+
+def main() -> None:
+    """Rebuild ``spec_params.json`` from the shipped spec."""
+    COMPILED.write_text(json.dumps(from_spec(load_spec()), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {COMPILED}")
+
+
+if __name__ == "__main__":
+    main()
