@@ -41,6 +41,7 @@ def parse_request(body: dict[str, Any]) -> tuple[Prompt, str]:
     """Validate a chat request as the real API does and return the prompt and the model snapshot."""
     params.check_known("/v1/chat/completions", body)
     info = check_model(body, "chat", "v1/chat/completions")
+    params.reject_unmodelled("/v1/chat/completions", body)
     messages = body.get("messages")
     check_messages(messages)
     assert isinstance(messages, list)

@@ -7,6 +7,7 @@ transport or the server, which also count requests in flight around the whole ex
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import threading
@@ -24,6 +25,7 @@ from grader.stub.faults import CONTENT_KINDS, Fault, FaultPlan
 from grader.stub.models import list_models, lookup
 from grader.stub.scenario import Scenario
 from grader.stub.server import StubServer
+from grader.stub.stored import ResponseStore
 from grader.stub.wire import StubRequest, StubResponse, json_response, sse_response
 
 if TYPE_CHECKING:
@@ -104,6 +106,7 @@ class StubLLM:
         self._max_in_flight = 0
         self._ids = itertools.count(1)
         self._wake = threading.Event()
+        self._stored = ResponseStore()
 
     # -- scripting -----------------------------------------------------------------------------
 
@@ -140,6 +143,7 @@ class StubLLM:
     def reset(self) -> None:
         """Back to a fresh stub (same key and seed): no rules, faults or log; pending waits end now."""
         self._faults.clear()
+        self._stored.clear()
         with self._lock:
             self._scenario = Scenario()
             self._log.clear()
@@ -259,10 +263,25 @@ class StubLLM:
         }
         if method == "GET" and path.startswith("/v1/models/"):
             return self._model
+        if path.startswith("/v1/responses/") and method in ("GET", "DELETE"):
+            return self._stored_get if method == "GET" else self._stored_delete
         try:
             return routes[(method, path)]
         except KeyError:
             raise unknown_url(method, path) from None
+
+    def _stored_get(self, path: str, _body: Any, _fault: Fault | None) -> StubResponse:
+        """``GET /v1/responses/{id}`` and ``GET /v1/responses/{id}/input_items``."""
+        rid, _, rest = path.removeprefix("/v1/responses/").partition("/")
+        if rest not in ("", "input_items"):
+            raise unknown_url("GET", path)
+        return json_response(200, self._stored.input_items(rid) if rest else self._stored.retrieve(rid))
+
+    def _stored_delete(self, path: str, _body: Any, _fault: Fault | None) -> StubResponse:
+        rid = path.removeprefix("/v1/responses/")
+        if "/" in rid:
+            raise unknown_url("DELETE", path)
+        return json_response(200, self._stored.delete(rid))
 
     def _model(self, path: str, _body: Any, _fault: Fault | None) -> StubResponse:
         return json_response(200, lookup(path.removeprefix("/v1/models/")).to_dict())
@@ -287,8 +306,11 @@ class StubLLM:
         return json_response(200, chat.completion(completion_id, model, prompt, generations, top_logprobs))
 
     def _responses(self, _path: str, body: dict, fault: Fault | None) -> StubResponse:
-        prompt, model, (generation,) = self._generate(responses.parse_request, body, fault)
+        parse = functools.partial(responses.parse_request, history=self._stored.history)
+        prompt, model, (generation,) = self._generate(parse, body, fault)
         response_id = responses.response_id(body, self.seed)
+        if body.get("store") is not False:
+            self._stored.save(responses.response(response_id, model, body, prompt, generation), body)
         if body.get("stream"):
             events = responses.events(response_id, model, body, prompt, generation)
             return sse_response(events, done_marker=False)

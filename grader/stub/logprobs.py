@@ -52,3 +52,15 @@ def token_logprobs(tokens: Sequence[str], top: int, start: int = 0) -> list[dict
 def chat_logprobs(tokens: Sequence[str], top: int) -> dict[str, Any]:
     """A chat choice's (or chunk's) ``logprobs`` object."""
     return {"content": token_logprobs(tokens, top), "refusal": None}
+
+
+def delta_logprobs(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries as the Responses API's text events carry them: no ``bytes``."""
+    return [
+        {
+            "token": e["token"],
+            "logprob": e["logprob"],
+            "top_logprobs": [{"token": t["token"], "logprob": t["logprob"]} for t in e["top_logprobs"]],
+        }
+        for e in entries
+    ]

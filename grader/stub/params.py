@@ -17,10 +17,25 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from grader.stub.errors import invalid
+from grader.stub.errors import APIError, invalid
 
 SPEC = Path(__file__).resolve().parents[2] / "datasets" / "openai-openapi" / "openapi.json.gz"
 COMPILED = Path(__file__).with_name("spec_params.json")
+UNMODELLED = {
+    "/v1/chat/completions": {
+        "audio": "audio output",
+        "web_search_options": "web search",
+        "functions": "legacy function calling (use 'tools')",
+        "function_call": "legacy function calling (use 'tool_choice')",
+    },
+    "/v1/responses": {
+        "background": "background responses",
+        "prompt": "stored prompt templates",
+        "context_management": "server-side context compaction",
+    },
+}
+"""Parameters the real API honours and the stub cannot: refused rather than ignored, so code
+relying on them fails offline instead of passing on a reply that ignored them."""
 REQUEST_SCHEMAS = {
     "/v1/chat/completions": "CreateChatCompletionRequest",
     "/v1/responses": "CreateResponse",
@@ -63,6 +78,20 @@ def check_known(path: str, body: Mapping[str, Any]) -> None:
         raise invalid(f"Unrecognized request argument supplied: {unknown[0]}")
     if unknown:
         raise invalid(f"Unrecognized request arguments supplied: {', '.join(unknown)}")
+
+
+def reject_unmodelled(path: str, body: Mapping[str, Any]) -> None:
+    """A 400 naming the stub's limit for a parameter in ``UNMODELLED`` that is set (audio output too)."""
+    wanted = {name: what for name, what in UNMODELLED[path].items() if body.get(name) not in (None, False, [], {})}
+    if "audio" in (body.get("modalities") or []):
+        wanted["modalities"] = "audio output"
+    for name, what in wanted.items():
+        raise APIError(
+            400,
+            f"The stub LLM does not model '{name}' ({what}); see the conformance table in docs/stub.md.",
+            param=name,
+            code="unsupported_by_stub",
+        )
 
 
 def main() -> None:
