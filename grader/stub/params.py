@@ -1,11 +1,12 @@
-"""Which body parameters each endpoint accepts, derived from the official OpenAPI spec.
+"""Which body parameters each endpoint accepts: the official OpenAPI spec's and the SDK's.
 
 The real API answers 400 "Unrecognized request argument supplied: X" for any other body field,
 so a misspelt ``max_token`` or ``temprature`` sent through ``extra_body`` fails offline as it
 fails live. The names come from ``datasets/openai-openapi/openapi.json.gz`` (its request
 schemas, ``allOf``/``anyOf``/``oneOf`` and ``$ref`` followed), compiled into ``spec_params.json``
-so the stub never reads the 360 KB spec at run time; ``python -m grader.stub.params`` rebuilds
-it and a test keeps it in step with the spec.
+so the stub never reads the 360 KB spec at run time (``python -m grader.stub.params`` rebuilds
+it; a test keeps it in step), together with the installed SDK's own request types, which may
+be newer than the spec: a parameter the SDK sends is never "unrecognized".
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ UNMODELLED = {
     },
     "/v1/responses": {
         "background": "background responses",
+        "background_options": "background responses",
         "prompt": "stored prompt templates",
         "context_management": "server-side context compaction",
     },
@@ -64,11 +66,26 @@ def load_spec(path: Path = SPEC) -> dict[str, Any]:
         return json.load(f)
 
 
+def sdk_params() -> dict[str, frozenset[str]]:
+    """The body parameters of the installed SDK's ``create`` request types, per endpoint."""
+    from openai.types import embedding_create_params
+    from openai.types.chat import completion_create_params
+    from openai.types.responses import response_create_params
+
+    types = {
+        "/v1/chat/completions": completion_create_params.CompletionCreateParamsBase,
+        "/v1/responses": response_create_params.ResponseCreateParamsBase,
+        "/v1/embeddings": embedding_create_params.EmbeddingCreateParams,
+    }
+    return {path: frozenset(t.__required_keys__ | t.__optional_keys__) for path, t in types.items()}
+
+
 @cache
 def known() -> dict[str, frozenset[str]]:
-    """Endpoint path -> the body parameters the spec defines for it."""
+    """Endpoint path -> the body parameters the spec or the installed SDK defines for it."""
     compiled = json.loads(COMPILED.read_text(encoding="utf-8"))
-    return {path: frozenset(names) for path, names in compiled.items()}
+    sdk = sdk_params()
+    return {path: frozenset(names) | sdk[path] for path, names in compiled.items()}
 
 
 def check_known(path: str, body: Mapping[str, Any]) -> None:
