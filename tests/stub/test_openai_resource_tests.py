@@ -9,6 +9,7 @@ explains the stub's error; anything else fails here.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 import subprocess
@@ -21,11 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.stub import StubLLM
+from grader.stub import StubLLM, StubRequest, StubResponse
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "build" / "openai-sdist"
 PLUGIN_DIR = Path(__file__).with_name("conformance")
+SDK_TEST_MODEL, SERVED_AS = b'"gpt-6-astra"', b'"gpt-4o-mini"'
 RESOURCE_TESTS = (
     "tests/api_resources/chat/test_completions.py",
     "tests/api_resources/chat/completions",
@@ -33,6 +35,20 @@ RESOURCE_TESTS = (
     "tests/api_resources/test_responses.py",
     "tests/api_resources/responses",
 )
+
+
+class SdkTestStub(StubLLM):
+    """A stub that serves the made-up model id of the SDK's tests as ``gpt-4o-mini``.
+
+    No account has that model (the stub's 404 for it is the real API's), but stopping there would
+    leave the rest of every request unchecked; served as a real model, each request is checked
+    parameter by parameter.
+    """
+
+    def handle(self, request: StubRequest) -> StubResponse:
+        if SDK_TEST_MODEL in request.body:
+            request = dataclasses.replace(request, body=request.body.replace(SDK_TEST_MODEL, SERVED_AS))
+        return super().handle(request)
 
 
 def fetch_sdist(version: str) -> Path:
@@ -89,7 +105,7 @@ def outcomes(junit: Path) -> list[tuple[str, str, str]]:
 def test_openai_resource_tests_pass_or_skip_with_a_table_reason(tmp_path: Path) -> None:
     source = fetch_sdist(importlib.metadata.version("openai"))
     junit = tmp_path / "junit.xml"
-    with StubLLM().serve() as server:
+    with SdkTestStub().serve() as server:
         done = run_resource_tests(source, server.base_url, junit)
     assert junit.exists(), f"the SDK's tests did not run:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     results = outcomes(junit)
