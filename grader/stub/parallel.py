@@ -17,12 +17,13 @@ from grader.stub.schema_instance import instance_for
 
 _NAME = r"[A-Z][a-zA-Z]+(?: [A-Z][a-zA-Z]+)*"
 _SEPARATOR = r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|&)\s+"
+_SCANNED = 2000  # characters of the user message searched: bounds the regex on hostile input
 _LISTED = re.compile(rf"(?<![.?!]\s)(?<!^)\b{_NAME}(?:(?:{_SEPARATOR}){_NAME})+")
 
 
 def listed_names(text: str) -> list[str]:
     """The names of the longest explicit list in ``text`` (``["Paris", "Rome", "Oslo"]``), or []."""
-    lists = [re.split(_SEPARATOR, m.group(0)) for m in _LISTED.finditer(text)]
+    lists = [re.split(_SEPARATOR, m.group(0)) for m in _LISTED.finditer(text[:_SCANNED])]
     longest = max(lists, key=len, default=[])
     return list(dict.fromkeys(longest))
 

@@ -66,8 +66,12 @@ def load_spec(path: Path = SPEC) -> dict[str, Any]:
         return json.load(f)
 
 
+@cache
 def sdk_params() -> dict[str, frozenset[str]]:
-    """The body parameters of the installed SDK's ``create`` request types, per endpoint."""
+    """The body parameters of the installed SDK's ``create`` request types, per endpoint.
+
+    Importing them costs seconds on a loaded machine, so only a name the spec lacks asks.
+    """
     from openai.types import embedding_create_params
     from openai.types.chat import completion_create_params
     from openai.types.responses import response_create_params
@@ -81,16 +85,22 @@ def sdk_params() -> dict[str, frozenset[str]]:
 
 
 @cache
-def known() -> dict[str, frozenset[str]]:
-    """Endpoint path -> the body parameters the spec or the installed SDK defines for it."""
+def spec_params() -> dict[str, frozenset[str]]:
+    """Endpoint path -> the body parameters the spec defines for it (from ``spec_params.json``)."""
     compiled = json.loads(COMPILED.read_text(encoding="utf-8"))
-    sdk = sdk_params()
-    return {path: frozenset(names) | sdk[path] for path, names in compiled.items()}
+    return {path: frozenset(names) for path, names in compiled.items()}
+
+
+def known(path: str) -> frozenset[str]:
+    """The body parameters the spec or the installed SDK defines for the endpoint at ``path``."""
+    return spec_params()[path] | sdk_params()[path]
 
 
 def check_known(path: str, body: Mapping[str, Any]) -> None:
-    """Reject body fields the spec does not define for ``path``, in the real API's words."""
-    unknown = [name for name in body if name not in known()[path]]
+    """Reject body fields neither the spec nor the SDK defines for ``path``, in the real API's words."""
+    unknown = [name for name in body if name not in spec_params()[path]]
+    if unknown:
+        unknown = [name for name in unknown if name not in sdk_params()[path]]
     if len(unknown) == 1:
         raise invalid(f"Unrecognized request argument supplied: {unknown[0]}")
     if unknown:
