@@ -15,13 +15,9 @@ from grader.stub.schema_instance import violating_instance
 REFUSAL = "I'm sorry, but I can't help with that request."
 
 
-def generate(prompt: Prompt, scenario: Scenario, fault: Fault | None = None) -> Generation:
-    """The model's answer to ``prompt``: deterministic for a given scenario and fault."""
-    return finish(decide(prompt, scenario, fault), prompt)
-
-
 def decide(prompt: Prompt, scenario: Scenario, fault: Fault | None = None) -> Generation:
-    """What the model means to say: a scenario rule or the default answer, with a content fault."""
+    """What the model means to say: a scenario rule or the default answer, with a content fault
+    (deterministic for a given scenario and fault; ``choices.py`` then finishes each choice)."""
     generation = scenario.decide(prompt) or default_generation(prompt)
     if fault is not None:
         generation = _apply_fault(generation, fault, prompt)
