@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -66,8 +67,11 @@ def fetch_sdist(version: str) -> Path:
                 f"could not fetch the source distribution of openai {version} from the package index "
                 f"(pip download failed; the index must be reachable for this test):\n{done.stderr[-2000:]}"
             )
-        with tarfile.open(archives[0]) as tar:
-            tar.extractall(CACHE, filter="data")
+        unpacked = Path(tmp) / "unpacked"
+        with tarfile.open(archives[0]) as tar:  # the "data" filter refuses links and paths out of the folder
+            tar.extractall(unpacked, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        shutil.rmtree(root, ignore_errors=True)
+        (unpacked / root.name).replace(root)  # complete or absent: an interrupted fetch leaves nothing
     return root
 
 
