@@ -2,7 +2,8 @@
 
 The real API rejects, for these models, the sampling parameters they do not take (``max_tokens``,
 a non-default ``temperature`` or ``top_p``, ``logprobs``, penalties) and, for other models, the
-reasoning parameters (``reasoning_effort``, ``reasoning.effort``). A reasoning model spends
+reasoning parameters (chat's ``reasoning_effort`` is then an unrecognized argument; the Responses
+API's ``reasoning.effort`` is unsupported). A reasoning model spends
 hidden tokens before it answers; they count against ``max_completion_tokens`` /
 ``max_output_tokens``, so a small limit gives the classic empty reply with
 ``finish_reason: "length"``. The count is deterministic: a base per effort plus a share of the
@@ -81,8 +82,8 @@ def check_chat(body: Mapping[str, Any], model: str) -> str | None:
     """Chat Completions rules per model family; the reasoning effort for a reasoning model, else None."""
     _verbosity(model, body.get("verbosity"), "verbosity")
     if not is_reasoning(model):
-        if body.get("reasoning_effort") is not None:
-            raise unsupported_parameter("reasoning_effort")
+        if body.get("reasoning_effort") is not None:  # live, other models do not know the name at all
+            raise invalid("Unrecognized request argument supplied: reasoning_effort")
         return None
     if body.get("max_tokens") is not None:
         raise unsupported_parameter("max_tokens", " Use 'max_completion_tokens' instead.")

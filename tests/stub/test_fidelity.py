@@ -124,17 +124,19 @@ def test_reasoning_that_uses_the_whole_limit_leaves_an_empty_reply(stub: StubLLM
 
 
 @pytest.mark.parametrize(
-    ("model", "extra", "param"),
+    ("model", "extra", "param", "message"),
     [
-        ("gpt-4o-mini", {"reasoning_effort": "low"}, "reasoning_effort"),
-        ("o4-mini", {"reasoning_effort": "minimal"}, "reasoning_effort"),
-        ("gpt-4o-mini", {"verbosity": "low"}, "verbosity"),
+        ("gpt-4o-mini", {"reasoning_effort": "low"}, None, "Unrecognized request argument supplied: reasoning_effort"),
+        ("o4-mini", {"reasoning_effort": "minimal"}, "reasoning_effort", "does not support 'minimal' with this model"),
+        ("gpt-4o-mini", {"verbosity": "low"}, "verbosity", "Supported values are: 'medium'."),
     ],
 )
-def test_reasoning_parameters_follow_the_model(stub: StubLLM, model: str, extra: dict, param: str) -> None:
+def test_reasoning_parameters_follow_the_model(
+    stub: StubLLM, model: str, extra: dict, param: str | None, message: str
+) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         stub.client(max_retries=0).chat.completions.create(model=model, messages=user("hi"), **extra)
-    assert caught.value.body["param"] == param
+    assert caught.value.body["param"] == param and message in caught.value.body["message"]
 
 
 def test_responses_output_starts_with_a_reasoning_item(client: openai.OpenAI) -> None:
