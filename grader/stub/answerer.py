@@ -4,7 +4,8 @@
   extractive answer: the best-matching sentence, quoted and cited (``... [2]``); with no
   overlapping passage it abstains, as a grounded model should.
 * After tool results it reports them; offered tools are called when the user's words match a
-  tool's name or description (or always, with ``tool_choice`` ``required`` or a named function).
+  tool's name or description (or always, with ``tool_choice`` ``required`` or a named function),
+  once per listed place or name when the user lists several (``parallel.py``).
 * JSON modes get a valid instance of the schema, filled from the conversation where a property
   name suggests what belongs there.
 """
@@ -42,7 +43,7 @@ _XML_DOC = re.compile(r"<(?:doc|document|passage)\s+id=[\"']?([^\"'>\s]+)[\"']?\
 _QUESTION = re.compile(r"question\s*:\s*(.+)", re.IGNORECASE)
 _PROPER = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*)")
 _QUERY_FIELDS = {"query", "question", "q", "search_query", "text", "input", "prompt", "topic", "keywords"}
-_ENTITY_FIELDS = {"city", "location", "place", "country", "name", "person", "company", "destination"}
+ENTITY_FIELDS = {"city", "location", "place", "country", "name", "person", "company", "destination"}
 _ANSWER_FIELDS = {"answer", "response", "summary", "reply", "explanation", "reasoning", "result"}
 
 
@@ -132,7 +133,7 @@ def string_hint(prompt: Prompt, answer: str | None = None) -> StringHint:
         key = name.lower()
         if key in _QUERY_FIELDS:
             return question_of(user_text)[:200] if user_text else None
-        if key in _ENTITY_FIELDS:
+        if key in ENTITY_FIELDS:
             nouns = _PROPER.findall(user_text)
             return nouns[-1] if nouns else None
         if key in _ANSWER_FIELDS:
@@ -175,7 +176,9 @@ def default_generation(prompt: Prompt) -> Generation:
         elif not answered:
             tool = _best_tool(prompt)
         if tool is not None:
-            return Generation(tool_calls=(call_tool(prompt, tool),), finish_reason="tool_calls")
+            from grader.stub.parallel import calls_for  # it builds on this module's call_tool
+
+            return Generation(tool_calls=calls_for(prompt, tool), finish_reason="tool_calls")
     return Generation(content=format_output(prompt, text_answer(prompt)))
 
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from grader.stub import params, reasoning
 from grader.stub.conversation import (
     Generation,
     OutputFormat,
@@ -13,11 +14,12 @@ from grader.stub.conversation import (
     Tool,
     ToolCall,
     Turn,
-    completion_tokens,
+    billed_tokens,
     prompt_tokens,
     stable_id,
 )
 from grader.stub.errors import invalid, missing, wrong_type
+from grader.stub.logprobs import chat_logprobs, token_logprobs
 from grader.stub.validation import (
     chat_text,
     check_messages,
@@ -37,12 +39,16 @@ FINGERPRINT = "fp_stub"
 
 def parse_request(body: dict[str, Any]) -> tuple[Prompt, str]:
     """Validate a chat request as the real API does and return the prompt and the model snapshot."""
+    params.check_known("/v1/chat/completions", body)
     info = check_model(body, "chat", "v1/chat/completions")
+    params.reject_unmodelled("/v1/chat/completions", body)
     messages = body.get("messages")
     check_messages(messages)
     assert isinstance(messages, list)
     check_sampling(body, ("max_tokens", "max_completion_tokens"))
     check_number(body, "n", 1, 128, integer=True)
+    check_number(body, "top_logprobs", 0, 20, integer=True)
+    effort = reasoning.check_chat(body, info.id)
     if body.get("stream_options") is not None and not body.get("stream"):
         raise invalid(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
@@ -76,8 +82,33 @@ def parse_request(body: dict[str, Any]) -> tuple[Prompt, str]:
         output=_output_format(body.get("response_format"), turns),
         max_tokens=body.get("max_completion_tokens", body.get("max_tokens")),
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
+        stop=_stop_sequences(body.get("stop")),
+        reasoning_effort=effort,
     )
     return prompt, info.snapshot or info.id
+
+
+def _stop_sequences(stop: Any) -> tuple[str, ...]:
+    """``stop``: one string or up to four."""
+    if stop is None:
+        return ()
+    if isinstance(stop, str):
+        return (stop,)
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise wrong_type("stop", "one of a string or array of strings", stop)
+    if len(stop) > 4:
+        raise invalid(
+            "Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with "
+            f"length {len(stop)} instead.",
+            param="stop",
+            code="array_above_max_length",
+        )
+    return tuple(stop)
+
+
+def logprobs_top(body: dict[str, Any]) -> int | None:
+    """How many alternatives each token's logprobs list, or None when ``logprobs`` is off."""
+    return int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
 
 
 def _tools(tools: Any) -> tuple[Tool, ...]:
@@ -130,15 +161,16 @@ def json_schema_format(spec: dict, where: str, strict_param: str) -> OutputForma
     return OutputFormat(kind="json_schema", name=str(name), schema=schema, strict=strict)
 
 
-def usage(prompt: Prompt, generation: Generation, n: int = 1) -> dict:
-    prompt_count, completion_count = prompt_tokens(prompt), completion_tokens(generation) * n
+def usage(prompt: Prompt, generations: list[Generation]) -> dict:
+    prompt_count = prompt_tokens(prompt)
+    completion_count = sum(billed_tokens(g) for g in generations)
     return {
         "prompt_tokens": prompt_count,
         "completion_tokens": completion_count,
         "total_tokens": prompt_count + completion_count,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
+            "reasoning_tokens": sum(g.reasoning_tokens for g in generations),
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -157,8 +189,7 @@ def _envelope(completion_id: str, model: str, obj: str) -> dict:
     }
 
 
-def completion(completion_id: str, model: str, prompt: Prompt, generation: Generation, n: int) -> dict:
-    """A ``chat.completion`` object with ``n`` identical choices."""
+def _message(generation: Generation) -> dict:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": generation.content,
@@ -170,13 +201,26 @@ def completion(completion_id: str, model: str, prompt: Prompt, generation: Gener
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in generation.tool_calls
         ]
+    return message
+
+
+def completion(
+    completion_id: str, model: str, prompt: Prompt, generations: list[Generation], top_logprobs: int | None = None
+) -> dict:
+    """A ``chat.completion`` object, one choice per generation (``logprobs`` when asked for)."""
     choices = [
-        {"index": i, "message": message, "logprobs": None, "finish_reason": generation.finish_reason} for i in range(n)
+        {
+            "index": i,
+            "message": _message(g),
+            "logprobs": None if top_logprobs is None else chat_logprobs(pieces(g.content or ""), top_logprobs),
+            "finish_reason": g.finish_reason,
+        }
+        for i, g in enumerate(generations)
     ]
     return {
         **_envelope(completion_id, model, "chat.completion"),
         "choices": choices,
-        "usage": usage(prompt, generation, n),
+        "usage": usage(prompt, generations),
     }
 
 
@@ -188,25 +232,33 @@ def pieces(text: str, size: int = 0) -> list[str]:
 
 
 def chunks(
-    completion_id: str, model: str, prompt: Prompt, generation: Generation, n: int, include_usage: bool
+    completion_id: str,
+    model: str,
+    prompt: Prompt,
+    generations: list[Generation],
+    include_usage: bool,
+    top_logprobs: int | None = None,
 ) -> Iterator[tuple[None, dict]]:
     """``chat.completion.chunk`` events for a streamed answer, with a final usage chunk if asked."""
     base = _envelope(completion_id, model, "chat.completion.chunk")
     if include_usage:
         base["usage"] = None
 
-    def chunk(index: int, delta: dict, finish: str | None = None) -> tuple[None, dict]:
+    def chunk(index: int, delta: dict, finish: str | None = None, logprobs: dict | None = None) -> tuple[None, dict]:
         return None, {
             **base,
-            "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
         }
 
-    for index in range(n):
+    for index, generation in enumerate(generations):
         yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
         for piece in pieces(generation.refusal or ""):
             yield chunk(index, {"refusal": piece})
-        for piece in pieces(generation.content or ""):
-            yield chunk(index, {"content": piece})
+        for position, piece in enumerate(pieces(generation.content or "")):
+            logprobs = None
+            if top_logprobs is not None:
+                logprobs = {"content": token_logprobs([piece], top_logprobs, position), "refusal": None}
+            yield chunk(index, {"content": piece}, logprobs=logprobs)
         for k, call in enumerate(generation.tool_calls):
             head = {
                 "index": k,
@@ -219,7 +271,7 @@ def chunks(
                 yield chunk(index, {"tool_calls": [{"index": k, "function": {"arguments": piece}}]})
         yield chunk(index, {}, generation.finish_reason)
     if include_usage:
-        yield None, {**base, "choices": [], "usage": usage(prompt, generation, n)}
+        yield None, {**base, "choices": [], "usage": usage(prompt, generations)}
 
 
 def completion_id(body: dict, seed: int) -> str:

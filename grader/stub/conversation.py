@@ -56,6 +56,8 @@ class Prompt:
     output: OutputFormat = OutputFormat()
     max_tokens: int | None = None
     parallel_tool_calls: bool = True
+    stop: tuple[str, ...] = ()  # chat's ``stop`` sequences
+    reasoning_effort: str | None = None  # set for reasoning models only (see reasoning.py)
 
     def last(self, role: str) -> Turn | None:
         return next((t for t in reversed(self.turns) if t.role == role), None)
@@ -77,6 +79,7 @@ class Generation:
     tool_calls: tuple[ToolCall, ...] = ()
     refusal: str | None = None
     finish_reason: str = "stop"
+    reasoning_tokens: int = 0  # hidden tokens a reasoning model spent before answering
 
 
 def count_tokens(text: str) -> int:
@@ -97,8 +100,14 @@ def prompt_tokens(prompt: Prompt) -> int:
 
 
 def completion_tokens(generation: Generation) -> int:
+    """Tokens of the visible answer (reasoning tokens are billed on top, see ``billed_tokens``)."""
     text = (generation.content or "") + (generation.refusal or "")
     return count_tokens(text) + sum(count_tokens(c.name + c.arguments) for c in generation.tool_calls)
+
+
+def billed_tokens(generation: Generation) -> int:
+    """Output tokens as usage reports them: the visible answer plus hidden reasoning."""
+    return completion_tokens(generation) + generation.reasoning_tokens
 
 
 def stable_id(prefix: str, *parts: Any, length: int = 24) -> str:

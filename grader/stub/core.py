@@ -7,6 +7,7 @@ transport or the server, which also count requests in flight around the whole ex
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import threading
@@ -17,13 +18,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from grader.stub import chat, embeddings, responses
+from grader.stub.choices import generate_choices
 from grader.stub.conversation import Generation, Prompt
 from grader.stub.errors import APIError, bad_api_key, invalid, missing_api_key, unknown_url
 from grader.stub.faults import CONTENT_KINDS, Fault, FaultPlan
-from grader.stub.generation import generate
 from grader.stub.models import list_models, lookup
 from grader.stub.scenario import Scenario
 from grader.stub.server import StubServer
+from grader.stub.stored import ResponseStore
 from grader.stub.wire import StubRequest, StubResponse, json_response, sse_response
 
 if TYPE_CHECKING:
@@ -104,6 +106,7 @@ class StubLLM:
         self._max_in_flight = 0
         self._ids = itertools.count(1)
         self._wake = threading.Event()
+        self._stored = ResponseStore()
 
     # -- scripting -----------------------------------------------------------------------------
 
@@ -140,6 +143,7 @@ class StubLLM:
     def reset(self) -> None:
         """Back to a fresh stub (same key and seed): no rules, faults or log; pending waits end now."""
         self._faults.clear()
+        self._stored.clear()
         with self._lock:
             self._scenario = Scenario()
             self._log.clear()
@@ -259,36 +263,54 @@ class StubLLM:
         }
         if method == "GET" and path.startswith("/v1/models/"):
             return self._model
+        if path.startswith("/v1/responses/") and method in ("GET", "DELETE"):
+            return self._stored_get if method == "GET" else self._stored_delete
         try:
             return routes[(method, path)]
         except KeyError:
             raise unknown_url(method, path) from None
 
+    def _stored_get(self, path: str, _body: Any, _fault: Fault | None) -> StubResponse:
+        """``GET /v1/responses/{id}`` and ``GET /v1/responses/{id}/input_items``."""
+        rid, _, rest = path.removeprefix("/v1/responses/").partition("/")
+        if rest not in ("", "input_items"):
+            raise unknown_url("GET", path)
+        return json_response(200, self._stored.input_items(rid) if rest else self._stored.retrieve(rid))
+
+    def _stored_delete(self, path: str, _body: Any, _fault: Fault | None) -> StubResponse:
+        rid = path.removeprefix("/v1/responses/")
+        if "/" in rid:
+            raise unknown_url("DELETE", path)
+        return json_response(200, self._stored.delete(rid))
+
     def _model(self, path: str, _body: Any, _fault: Fault | None) -> StubResponse:
         return json_response(200, lookup(path.removeprefix("/v1/models/")).to_dict())
 
     def _generate(
-        self, parse: Callable[[dict], tuple[Prompt, str]], body: dict, fault: Fault | None
-    ) -> tuple[Prompt, str, Generation]:
+        self, parse: Callable[[dict], tuple[Prompt, str]], body: dict, fault: Fault | None, n: int = 1
+    ) -> tuple[Prompt, str, list[Generation]]:
         """Parse with the endpoint's own checks, then let the current scenario (or default) answer."""
         prompt, model = parse(body)
         with self._lock:
             scenario = self._scenario
-        return prompt, model, generate(prompt, scenario, fault)
+        return prompt, model, generate_choices(prompt, scenario, fault, n)
 
     def _chat(self, _path: str, body: dict, fault: Fault | None) -> StubResponse:
-        prompt, model, generation = self._generate(chat.parse_request, body, fault)
+        prompt, model, generations = self._generate(chat.parse_request, body, fault, body.get("n") or 1)
         completion_id = chat.completion_id(body, self.seed)
-        n = body.get("n") or 1
+        top_logprobs = chat.logprobs_top(body)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = chat.chunks(completion_id, model, prompt, generation, n, include_usage)
+            events = chat.chunks(completion_id, model, prompt, generations, include_usage, top_logprobs)
             return sse_response(events, done_marker=True)
-        return json_response(200, chat.completion(completion_id, model, prompt, generation, n))
+        return json_response(200, chat.completion(completion_id, model, prompt, generations, top_logprobs))
 
     def _responses(self, _path: str, body: dict, fault: Fault | None) -> StubResponse:
-        prompt, model, generation = self._generate(responses.parse_request, body, fault)
+        parse = functools.partial(responses.parse_request, history=self._stored.history)
+        prompt, model, (generation,) = self._generate(parse, body, fault)
         response_id = responses.response_id(body, self.seed)
+        if body.get("store") is not False:
+            self._stored.save(responses.response(response_id, model, body, prompt, generation), body)
         if body.get("stream"):
             events = responses.events(response_id, model, body, prompt, generation)
             return sse_response(events, done_marker=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from grader.stub import params
 from grader.stub.conversation import count_tokens
 from grader.stub.errors import invalid, missing, wrong_type
 from grader.stub.validation import check_model, check_number, invalid_value
@@ -40,6 +41,7 @@ def _texts(value: Any) -> list[str]:
 
 def create(body: dict[str, Any]) -> dict:
     """An embeddings ``list`` for the request; base64 when asked (the SDK's default), else floats."""
+    params.check_known("/v1/embeddings", body)
     info = check_model(body, "embedding", "v1/embeddings")
     texts = _texts(body.get("input"))
     for text in texts:
@@ -59,8 +61,9 @@ def create(body: dict[str, Any]) -> dict:
     check_number(body, "dimensions", 1, info.dimensions, integer=True)
 
     from grader.stub.embedder import embed  # the shared embedder; numpy import kept off the CLI path
+    from grader.stub.embedding_models import in_model_space
 
-    vectors = embed(texts, dimensions=dimensions or info.dimensions)
+    vectors = in_model_space(embed(texts, dimensions=dimensions or info.dimensions), info.id)
     data = [
         {
             "object": "embedding",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from grader.stub import reasoning
 from grader.stub.answerer import default_generation, string_hint
-from grader.stub.conversation import Generation, Prompt, completion_tokens
+from grader.stub.conversation import Generation, Prompt, completion_tokens, prompt_tokens
 from grader.stub.faults import Fault
 from grader.stub.scenario import Scenario
 from grader.stub.schema_instance import violating_instance
@@ -14,12 +15,34 @@ from grader.stub.schema_instance import violating_instance
 REFUSAL = "I'm sorry, but I can't help with that request."
 
 
-def generate(prompt: Prompt, scenario: Scenario, fault: Fault | None = None) -> Generation:
-    """The model's answer to ``prompt``: deterministic for a given scenario and fault."""
+def decide(prompt: Prompt, scenario: Scenario, fault: Fault | None = None) -> Generation:
+    """What the model means to say: a scenario rule or the default answer, with a content fault
+    (deterministic for a given scenario and fault; ``choices.py`` then finishes each choice)."""
     generation = scenario.decide(prompt) or default_generation(prompt)
     if fault is not None:
         generation = _apply_fault(generation, fault, prompt)
-    return _limit(generation, prompt.max_tokens)
+    return generation
+
+
+def finish(generation: Generation, prompt: Prompt) -> Generation:
+    """What is sent: cut at a ``stop`` sequence, then hidden reasoning and the visible answer
+    share the token limit (reasoning that uses it all leaves an empty reply)."""
+    generation = _stop(generation, prompt.stop)
+    spent = reasoning.tokens(prompt.reasoning_effort, prompt_tokens(prompt))
+    limit = prompt.max_tokens
+    if spent and limit is not None and spent >= limit:
+        return Generation(content="", reasoning_tokens=limit, finish_reason="length")
+    generation = replace(generation, reasoning_tokens=spent)
+    return _limit(generation, None if limit is None else limit - spent)
+
+
+def _stop(generation: Generation, stop: tuple[str, ...]) -> Generation:
+    """Content ends before the first stop sequence, which is not sent (finish_reason stays ``stop``)."""
+    text = generation.content
+    if not stop or not text or generation.tool_calls:
+        return generation
+    end = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return generation if end < 0 else replace(generation, content=text[:end], finish_reason="stop")
 
 
 def _cut(generation: Generation, keep: float | int) -> Generation:

@@ -1,14 +1,15 @@
 """``POST /v1/responses`` (the Responses API): input items to a prompt, a generation to output items.
 
-Stateless like the rest of the stub: ``previous_response_id`` is refused (nothing is stored),
-so multi-turn use passes the whole conversation in ``input``, which every SDK helper supports.
+A ``previous_response_id`` continues a stored response: its conversation (see ``stored.py``) is
+read before this request's ``input``. A reasoning model's output starts with a ``reasoning`` item.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from grader.stub import params, reasoning
 from grader.stub.chat import CREATED, json_schema_format, pieces
 from grader.stub.conversation import (
     Generation,
@@ -17,12 +18,24 @@ from grader.stub.conversation import (
     Tool,
     ToolCall,
     Turn,
-    completion_tokens,
+    billed_tokens,
     prompt_tokens,
     stable_id,
 )
-from grader.stub.errors import invalid, missing, wrong_type
-from grader.stub.validation import check_model, check_sampling, check_tool_name, invalid_value, make_tool, tool_choice
+from grader.stub.errors import APIError, invalid, missing, wrong_type
+from grader.stub.logprobs import delta_logprobs, token_logprobs
+from grader.stub.validation import (
+    check_model,
+    check_number,
+    check_sampling,
+    check_tool_name,
+    invalid_value,
+    make_tool,
+    tool_choice,
+)
+
+LOGPROBS = "message.output_text.logprobs"
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 _ROLES = ("user", "assistant", "system", "developer")
 
@@ -35,7 +48,7 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _turns(body: dict) -> tuple[Turn, ...]:
+def _turns(body: dict, history: list[dict]) -> tuple[Turn, ...]:
     turns: list[Turn] = []
     if body.get("instructions"):
         turns.append(Turn("developer", str(body["instructions"])))
@@ -43,15 +56,18 @@ def _turns(body: dict) -> tuple[Turn, ...]:
     if items is None:
         raise missing("input")
     if isinstance(items, str):
-        return (*turns, Turn("user", items))
+        items = [{"type": "message", "role": "user", "content": items}]
     if not isinstance(items, list):
         raise wrong_type("input", "one of a string or array of input items", items)
+    items = [*history, *items]
     calls: dict[str, str] = {}  # call_id -> function name, from function_call items seen so far
     answered: set[str] = set()
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise wrong_type(f"input[{i}]", "an object", item)
         kind = item.get("type", "message")
+        if kind == "reasoning":  # a reasoning model's earlier thoughts: passed back, not read
+            continue
         if kind == "message":
             role = item.get("role")
             if role not in _ROLES:
@@ -77,7 +93,8 @@ def _turns(body: dict) -> tuple[Turn, ...]:
                 Turn("tool", output if isinstance(output, str) else _text(output), (), call_id, calls[call_id])
             )
         else:
-            raise invalid_value(kind, ("message", "function_call", "function_call_output"), f"input[{i}].type")
+            allowed = ("message", "function_call", "function_call_output", "reasoning")
+            raise invalid_value(kind, allowed, f"input[{i}].type")
     for call_id in calls:
         if call_id not in answered:
             raise invalid(f"No tool output found for function call {call_id}.", param="input")
@@ -108,28 +125,40 @@ def _output_format(text: Any) -> OutputFormat:
     raise invalid_value(kind, ("text", "json_object", "json_schema"), "text.format.type")
 
 
-def parse_request(body: dict[str, Any]) -> tuple[Prompt, str]:
-    """Validate a Responses API request and return the prompt and the model snapshot."""
+def _no_history(_previous_id: Any) -> list[dict]:
+    return []
+
+
+def parse_request(
+    body: dict[str, Any], history: Callable[[Any], list[dict]] = _no_history
+) -> tuple[Prompt, str]:
+    """Validate a Responses API request and return the prompt and the model snapshot.
+
+    ``history`` maps ``previous_response_id`` to the stored conversation (or raises its 400).
+    """
+    params.check_known("/v1/responses", body)
     info = check_model(body, "chat", "v1/responses")
-    if body.get("previous_response_id"):
-        raise invalid(
-            f"Previous response with id '{body['previous_response_id']}' not found. "
-            "(The stub stores nothing: send the whole conversation in 'input'.)",
-            param="previous_response_id",
-            code="previous_response_not_found",
-        )
+    if body.get("conversation") is not None:
+        conversation = body["conversation"]
+        cid = conversation.get("id") if isinstance(conversation, dict) else conversation
+        raise APIError(404, f"Conversation with id '{cid}' not found.", param="conversation")
+    params.reject_unmodelled("/v1/responses", body)
+    effort = reasoning.check_responses(body, info.id)
     check_sampling(body, ("max_output_tokens",))
+    check_number(body, "top_logprobs", 0, 20, integer=True)
+    earlier = history(body.get("previous_response_id"))
     tools = _tools(body.get("tools"))
     choice = body.get("tool_choice")
     forced = choice.get("name") if isinstance(choice, dict) else None
     prompt = Prompt(
         model=info.id,
-        turns=_turns(body),
+        turns=_turns(body, earlier),
         tools=tools,
         tool_choice=tool_choice(choice, forced, tools),
         output=_output_format(body.get("text")),
         max_tokens=body.get("max_output_tokens"),
         parallel_tool_calls=body.get("parallel_tool_calls", True) is not False,
+        reasoning_effort=effort,
     )
     return prompt, info.snapshot or info.id
 
@@ -138,14 +167,26 @@ def response_id(body: dict, seed: int) -> str:
     return stable_id("resp_", body, seed, length=32)
 
 
-def _output_items(rid: str, generation: Generation) -> list[dict]:
+def _reasoning_item(rid: str, include: list) -> dict:
+    item: dict[str, Any] = {"id": "rs_" + rid[5:], "type": "reasoning", "summary": []}
+    if ENCRYPTED_REASONING in include:
+        item["encrypted_content"] = stable_id("gAAAAB", rid, length=64)
+    return item
+
+
+def _output_items(rid: str, body: dict, prompt: Prompt, generation: Generation) -> list[dict]:
     status = "incomplete" if generation.finish_reason == "length" else "completed"
-    items: list[dict] = []
-    if generation.content is not None or generation.refusal is not None:
+    include = body.get("include") or []
+    items: list[dict] = [_reasoning_item(rid, include)] if prompt.reasoning_effort is not None else []
+    thought_only = generation.content == "" and generation.reasoning_tokens and generation.finish_reason == "length"
+    if (generation.content is not None or generation.refusal is not None) and not thought_only:
+        logprobs = []
+        if LOGPROBS in include:
+            logprobs = token_logprobs(pieces(generation.content or ""), int(body.get("top_logprobs") or 0))
         part = (
             {"type": "refusal", "refusal": generation.refusal}
             if generation.refusal is not None
-            else {"type": "output_text", "text": generation.content, "annotations": [], "logprobs": []}
+            else {"type": "output_text", "text": generation.content, "annotations": [], "logprobs": logprobs}
         )
         items.append(
             {
@@ -184,7 +225,7 @@ def _format_echo(output: OutputFormat) -> dict:
 def response(rid: str, model: str, body: dict, prompt: Prompt, generation: Generation | None) -> dict:
     """The ``response`` object; ``generation=None`` gives the in-progress shell streaming starts with."""
     input_tokens = prompt_tokens(prompt)
-    output_tokens = completion_tokens(generation) if generation else 0
+    output_tokens = billed_tokens(generation) if generation else 0
     truncated = generation is not None and generation.finish_reason == "length"
     status = "in_progress" if generation is None else "incomplete" if truncated else "completed"
     result: dict[str, Any] = {
@@ -197,10 +238,10 @@ def response(rid: str, model: str, body: dict, prompt: Prompt, generation: Gener
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
         "model": model,
-        "output": _output_items(rid, generation) if generation else [],
+        "output": _output_items(rid, body, prompt, generation) if generation else [],
         "parallel_tool_calls": prompt.parallel_tool_calls,
-        "previous_response_id": None,
-        "reasoning": {"effort": None, "summary": None},
+        "previous_response_id": body.get("previous_response_id"),
+        "reasoning": {"effort": prompt.reasoning_effort, "summary": None},
         "service_tier": "default",
         "temperature": float(body.get("temperature", 1.0)),
         "text": {"format": _format_echo(prompt.output)},
@@ -229,7 +270,7 @@ def response(rid: str, model: str, body: dict, prompt: Prompt, generation: Gener
             "input_tokens": input_tokens,
             "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": output_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": generation.reasoning_tokens},
             "total_tokens": input_tokens + output_tokens,
         }
     return result
@@ -250,7 +291,9 @@ def events(rid: str, model: str, body: dict, prompt: Prompt, generation: Generat
     yield event("response.in_progress", response=shell)
     for index, item in enumerate(final["output"]):
         where = {"item_id": item["id"], "output_index": index}
-        if item["type"] == "function_call":
+        if item["type"] == "reasoning":
+            yield event("response.output_item.added", output_index=index, item=item)
+        elif item["type"] == "function_call":
             yield event(
                 "response.output_item.added",
                 output_index=index,
@@ -276,9 +319,12 @@ def events(rid: str, model: str, body: dict, prompt: Prompt, generation: Generat
                 yield event("response.refusal.done", **where, refusal=part["refusal"])
             else:
                 yield event("response.content_part.added", **where, part={**part, "text": ""})
-                for piece in pieces(part["text"]):
-                    yield event("response.output_text.delta", **where, delta=piece, logprobs=[])
-                yield event("response.output_text.done", **where, text=part["text"], logprobs=[])
+                logprobs = delta_logprobs(part["logprobs"])
+                for position, piece in enumerate(pieces(part["text"])):
+                    yield event(
+                        "response.output_text.delta", **where, delta=piece, logprobs=logprobs[position : position + 1]
+                    )
+                yield event("response.output_text.done", **where, text=part["text"], logprobs=logprobs)
             yield event("response.content_part.done", **where, part=part)
         yield event("response.output_item.done", output_index=index, item=item)
     yield event("response.incomplete" if final["status"] == "incomplete" else "response.completed", response=final)

@@ -41,11 +41,17 @@ CHAT = [
     {"messages": user("hello")},
     {"messages": user("weather in Oslo?"), "tools": [WEATHER_TOOL], "n": 2},
     {"messages": user("json please"), "response_format": SCHEMA_FORMAT, "max_completion_tokens": 3},
+    {"messages": user("hello"), "n": 2, "logprobs": True, "top_logprobs": 3, "stop": ["reply"]},
+    {"model": "o4-mini", "messages": user("think"), "max_completion_tokens": 500},
+    {"model": "gpt-5-mini", "messages": user("think"), "max_completion_tokens": 100},
 ]
 RESPONSES = [
     {"input": "hello", "instructions": "be brief"},
     {"input": "lookup order 7", "tools": [{"type": "function", **WEATHER_TOOL["function"], "name": "lookup_order"}]},
     {"input": "hi", "max_output_tokens": 2, "text": {"format": {"type": "json_object"}}},
+    {"input": "hello", "include": ["message.output_text.logprobs"], "top_logprobs": 2},
+    {"model": "o4-mini", "input": "think", "include": ["reasoning.encrypted_content"], "reasoning": {"effort": "low"}},
+    {"model": "gpt-5-mini", "input": "think", "max_output_tokens": 50},
 ]
 
 
