@@ -27,6 +27,7 @@ EMBEDDING_MODEL = "text-embedding-3-small"
 CHAT_MODEL = "gpt-4o-mini"
 EMBEDDINGS_PATH = "/v1/embeddings"
 CHAT_PATH = "/v1/chat/completions"
+MAX_REQUEST_TOKENS = 300_000
 WORD = re.compile(r"\S+")
 CITATION = re.compile(r"\[([\w-]+)\]")
 
@@ -433,21 +434,21 @@ def test_retries_stop(nb, stub, rng):
 
 
 @part("rf-embedding", hint="Default max_inputs to MAX_INPUTS_PER_REQUEST and max_tokens to MAX_TOKENS_PER_REQUEST.")
-def test_default_limits_are_the_apis(nb, stub, rng):
+def test_default_limits_are_the_apis(nb, rng):
     tail = rng.randint(1, 20)
-    texts = [f"w{i} x{rng.randrange(10**6)}" for i in range(2048 + tail)]
-    try:
-        got = nb.embed_texts(_client(), texts, model=EMBEDDING_MODEL, dimensions=8)
-    except LearnerRaised as error:
-        _unanswered(error)
-        _fail(f"embed_texts with the default limits on {len(texts)} short texts raised {error.type_name}: "
-              f"{error.message[:200]}")
-    counts = [len(_inputs(r)) for r in _embedding_requests(stub)]
-    assert counts == [2048, tail], (
-        f"With the default limits, {len(texts)} short texts went out as batches of {counts}; the API takes up to "
-        "2048 inputs per request (MAX_INPUTS_PER_REQUEST): batches over the limit are refused, smaller ones waste "
+    short = [f"w{i}" for i in range(2048 + tail)]
+    got = [tuple(b) for b in nb.plan_batches(short)]
+    assert got == [(0, 2048), (2048, len(short))], (
+        f"With the default limits, plan_batches splits {len(short)} short texts as {got[:3]}: the API takes up to "
+        "2048 inputs per request (MAX_INPUTS_PER_REQUEST); batches over the limit are refused, smaller ones waste "
         "round trips.")
-    assert isinstance(got, np.ndarray) and got.shape == (len(texts), 8), "embed_texts lost rows with the defaults."
+    per_text = rng.randint(20_000, 30_000)  # characters: about 7,000 to 10,000 tokens by count_tokens
+    long = ["x" * per_text] * 40
+    fits = MAX_REQUEST_TOKENS // _count_tokens(long[0])
+    got = [tuple(b) for b in nb.plan_batches(long)]
+    assert got == expected_batches(long, 2048, MAX_REQUEST_TOKENS), (
+        f"With the default limits, plan_batches splits 40 texts of {_count_tokens(long[0])} tokens as {got}; "
+        f"{fits} fit in the 300,000 tokens a request may carry (MAX_TOKENS_PER_REQUEST).")
 
 
 # -- part 3: an exact index with stable ids --------------------------------------------------
@@ -635,13 +636,26 @@ def _learner_index(nb: Any, vectors: np.ndarray, ids: list[int]) -> Any:
     return index
 
 
+def _search(nb: Any, index: Any, chunks: dict, query: np.ndarray, k: int, one_per_doc: bool) -> Any:
+    try:
+        return nb.search(index, chunks, query, k=k, one_per_doc=one_per_doc)
+    except LearnerRaised as error:
+        _unanswered(error)
+        if error.is_a("KeyError") and error.message.strip("'\"") == "-1":
+            _fail(f"search(k={k}, one_per_doc={one_per_doc}) looked up chunk id -1: FAISS pads its answer with -1 "
+                  "(padding) when asked for more results than the index holds. Skip ids < 0, or never ask for more "
+                  "than index.ntotal.")
+        raise
+
+
 def _hits_problem(got: Any, want: list[dict], k: int, one_per_doc: bool, total: int) -> str | None:
     call = f"search(k={k}, one_per_doc={one_per_doc}) over {total} chunks"
     if type(got) is not list or not all(type(h) is dict and {"id", "doc_id", "score"} <= set(h) for h in got):
         return f"{call} returned a {kind(got)}; return a list of {{'id', 'doc_id', 'score'}} dicts."
     ids = [int(h["id"]) for h in got]
     if -1 in ids:
-        return (f"{call} returned id -1: FAISS pads its answer with -1 when asked for more results than it has. "
+        return (f"{call} returned id -1: FAISS pads its answer with -1 (padding) when asked for more results than "
+                "it has. "
                 "Drop those (or never ask for more than index.ntotal).")
     docs = [h["doc_id"] for h in got]
     if one_per_doc and len(set(docs)) < len(docs):
@@ -674,11 +688,11 @@ def test_top_k_best_first_one_per_document(nb, rng, quick):
         ks = [rng.randint(3, 5), ndocs + rng.randint(1, 3) if trial == 0 else rng.randint(2, 4)]
         for query, k in zip(queries, ks, strict=False):
             for one_per_doc in (True, False):
-                got = nb.search(index, case["chunks"], query, k=k, one_per_doc=one_per_doc)
+                got = _search(nb, index, case["chunks"], query, k, one_per_doc)
                 problem = _hits_problem(got, expected_hits(case, query, k, one_per_doc), k, one_per_doc, total)
                 assert problem is None, problem
         k = total + rng.randint(1, 4)  # more than the index holds: FAISS pads with -1
-        got = nb.search(index, case["chunks"], queries[1], k=k, one_per_doc=False)
+        got = _search(nb, index, case["chunks"], queries[1], k, False)
         problem = _hits_problem(got, expected_hits(case, queries[1], k, False), k, False, total)
         assert problem is None, problem
 
@@ -773,22 +787,27 @@ def test_evaluate_averages_over_every_judged_query(nb, rng):
 # -- part 6: approximate search --------------------------------------------------------------
 
 def _ivf_case(rng: random.Random) -> dict:
-    """Vectors around many more centres than lists, so a handful of lists does not hold every neighbour."""
+    """Vectors around more centres than there are lists: nprobe=1 misses neighbours, a few lists do not."""
     generator = _numpy(rng)
-    n, d, nq = rng.randint(4000, 5000), rng.choice([24, 32]), 120
-    centres = _unit_rows(generator, 400, d)
-    spread = 0.45
+    n, d, nq = rng.randint(2500, 3500), rng.choice([16, 24]), 100
+    centres = _unit_rows(generator, 100, d)
 
     def sample(count: int) -> np.ndarray:
         rows = centres[generator.integers(0, len(centres), count)]
-        rows = rows + spread * generator.standard_normal((count, d)).astype(np.float32) / math.sqrt(d) * 3
+        rows = rows + 0.9 * generator.standard_normal((count, d)).astype(np.float32) / math.sqrt(d)
         return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
     vectors, queries = sample(n), sample(nq)
     ids = np.asarray(rng.sample(range(10**9, 2**40), n), dtype=np.int64)
-    top = np.argsort(-(queries @ vectors.T), axis=1, kind="stable")[:, :10]
-    return {"vectors": vectors, "queries": queries, "ids": ids, "exact": ids[top],
+    return {"vectors": vectors, "queries": queries, "ids": ids, "exact": ids[_top_rows(queries @ vectors.T, 10)],
             "nlist": rng.choice([32, 40, 48])}
+
+
+def _top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's k largest scores, best first."""
+    top = np.argpartition(-scores, k, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
 
 
 def _local_copy(nb: Any, index: Any) -> Any:
