@@ -170,7 +170,7 @@ def _texts_for_chunking(rng: random.Random, max_words: int, overlap: int) -> lis
       "after the chunk that reaches the last word.")
 def test_chunks_are_exact_overlapping_slices(nb, rng, quick):
     sizes = [(rng.randint(5, 12), None), (rng.randint(30, 80), None)]
-    sizes = [(m, rng.randint(1, m // 2) if o is None else o) for m, o in sizes] + [(rng.randint(4, 9), 0)]
+    sizes = [(m, rng.randint(1, m // 2) if o is None else o) for m, o in sizes] + [(rng.randint(4, 9), 0), (1, 0)]
     for max_words, overlap in sizes[:2] if quick else sizes:
         for doc_id, text in _texts_for_chunking(rng, max_words, overlap):
             got = nb.chunk_text(doc_id, text, max_words=max_words, overlap=overlap)
@@ -321,6 +321,8 @@ def test_batches_are_full_and_within_the_limits(nb, rng, quick):
         assert got == want, (
             f"plan_batches made {len(got)} batches where {len(want)} suffice ({want[:4]}...): fill each batch as far "
             "as both limits allow; every extra request costs a round trip.")
+    got = nb.plan_batches([], rng.randint(1, 5), rng.randint(10, 100))
+    assert got == [] or got == (), f"plan_batches([]) returned {got!r}: no texts, no batches (not an empty request)."
     texts = _snippets(rng, 6)
     too_long = rng.randrange(len(texts))
     limit = max(_count_tokens(t) for i, t in enumerate(texts) if i != too_long) + 5
@@ -383,7 +385,7 @@ def test_a_failed_batch_is_retried_alone(nb, stub, rng, quick):
         batches = expected_batches(texts, max_inputs, 10**6)
         failing = rng.randrange(1, len(batches))  # never the first: a restart would show
         stub.queue_fault("delay", failing, path=EMBEDDINGS_PATH, seconds=0)
-        chosen = rng.sample(faults, 1 + trial)
+        chosen = rng.sample(faults, 1) if trial == 0 else rng.sample(faults[1:], 2)  # no retry-after on two
         for fault, params in chosen:
             stub.queue_fault(fault, path=EMBEDDINGS_PATH, **params)
         try:
@@ -404,6 +406,12 @@ def test_a_failed_batch_is_retried_alone(nb, stub, rng, quick):
             f"With batch {failing + 1} of {len(batches)} failing {len(chosen)} time(s), the requests should be the "
             f"batches in order with only that one repeated ({len(want)} requests); embed_texts sent "
             f"{len(per_request)}: {[len(p) for p in per_request]} inputs each.")
+        sleeps = [round(s, 3) for s in nb.last.sleeps]
+        assert len(sleeps) == len(chosen) and all(s > 0 for s in sleeps), (
+            f"embed_texts slept {sleeps} s around {len(chosen)} failure(s): wait before each retry (time.sleep), "
+            "or a struggling API gets hit again at once.")
+        assert sleeps == sorted(sleeps) and (len(sleeps) < 2 or sleeps[-1] > sleeps[0]), (
+            f"embed_texts waited {sleeps} s before successive retries of one batch: the delay should grow.")
         _check_vectors(got, texts, 16, "embed_texts")
 
 
@@ -607,6 +615,7 @@ def _search_case(rng: random.Random) -> dict:
     vectors = np.vstack(rows).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = rng.sample(range(10**6, 2**40), len(rows))
+    ids[rng.randrange(len(ids))] = 0  # a valid id, unlike FAISS's padding -1
     chunks = {i: {"doc_id": doc_id, "start": 0, "end": 10, "text": f"chunk {i}"}
               for i, doc_id in zip(ids, doc_of, strict=True)}
     crowded = max(set(doc_of), key=doc_of.count)  # the query sits among this document's chunks
