@@ -22,6 +22,7 @@ import numpy as np
 
 from grader import metrics
 from grader.checks import LearnerRaised, kind, make, part
+from grader.engine.remote import LearnerObject
 
 EMBEDDING_MODEL = "text-embedding-3-small"
 CHAT_MODEL = "gpt-4o-mini"
@@ -479,6 +480,8 @@ def _exact(vectors: np.ndarray, ids: list[int], queries: np.ndarray, k: int) -> 
 def _search_matches(index: Any, vectors: np.ndarray, ids: list[int], generator: np.random.Generator,
                     what: str) -> None:
     """Search *index* through the learner's FAISS and compare with exact numpy search over (vectors, ids)."""
+    if not isinstance(index, LearnerObject) and not hasattr(index, "search"):
+        _fail(f"{what} is a {kind(index)}, not a FAISS index.")
     total = index.ntotal
     assert total == len(ids), f"{what} holds {total} vectors; expected {len(ids)}."
     queries = np.vstack([vectors[: min(3, len(ids))], _unit_rows(generator, 3, vectors.shape[1])])
