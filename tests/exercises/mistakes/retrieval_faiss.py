@@ -73,6 +73,6 @@ MISTAKES = {
         replace=']'),
     'passages_past_the_budget': Mistake(
         cell='rf-grounded-code', part='rf-grounded', feedback='nothing past the budget',
-        find='        if used > token_budget:\n            break\n        passages.append(passage)\n',
-        replace='        passages.append(passage)\n        if used > token_budget:\n            break\n'),
+        find='        if used + size > token_budget:\n            break\n',
+        replace='        if used > token_budget:\n            break\n'),
 }
