@@ -83,6 +83,21 @@ def test_reference_chunker_and_batcher_agree_with_the_solution_on_scifact():
                                                                                             max_tokens)
 
 
+def test_every_part_checks_live_in_a_kernel_with_full_points(capsys):
+    """check() inside Jupyter: the checks reach the kernel's own names (faiss included) and its stub."""
+    from grader.engine.clock import install
+    from grader.engine.live import check
+
+    install()  # what importing grader does in a kernel
+    namespace = solution_cells(*[f"rf-{name}" for name in ("setup", "chunking-code", "embedding-code", "index-code",
+                                                            "search-code", "evaluation-code", "approximate-code",
+                                                            "grounded-setup", "grounded-code")])
+    points = {"rf-chunking": 2, "rf-embedding": 3, "rf-index": 3, "rf-search": 2, "rf-evaluation": 2,
+              "rf-approximate": 3, "rf-grounded": 2}
+    for part_id, full in points.items():
+        assert check(part_id, namespace=namespace) == full, capsys.readouterr().out
+
+
 def test_grading_skips_the_demonstrations():
     result = grade_notebook(SOLUTION)
     assert result.status == R.GRADED and result.score == result.max_score
