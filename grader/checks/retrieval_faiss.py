@@ -165,7 +165,9 @@ def _texts_for_chunking(rng: random.Random, max_words: int, overlap: int) -> lis
         ("exact-steps", text_of(max_words + rng.randint(1, 2) * step)),
         ("spaced", "\n " + text_of(max_words + rng.randint(1, step), rng.choice(["  ", "\n", " \t "])) + "  \n"),
     ]
-    cases += [(doc_id, text) for doc_id, text in _sample_docs(rng, 3)]
+    for doc_id, text in _sample_docs(rng, 3):  # abstracts cut to a few chunks' worth, at a word's end
+        ends = [m.end() for m in WORD.finditer(text)]
+        cases.append((doc_id, text[: ends[min(len(ends), 5 * max_words + rng.randint(0, step)) - 1]]))
     return cases
 
 
