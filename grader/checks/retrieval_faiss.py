@@ -316,9 +316,7 @@ def test_batches_are_full_and_within_the_limits(nb, rng, quick):
             sizes = [_count_tokens(t) for t in texts]
             max_inputs, max_tokens = max(max_inputs, 3), sizes[0] + sizes[1]
         want = expected_batches(texts, max_inputs, max_tokens)
-        got = nb.plan_batches(texts, max_inputs, max_tokens)
-        got = [tuple(b) for b in got] if type(got) is list else got
-        assert type(got) is list, f"plan_batches returned a {kind(got)}; return a list of (start, end) pairs."
+        got = _pairs(nb.plan_batches(texts, max_inputs, max_tokens))
         for start, end in got:
             assert end - start <= max_inputs, (
                 f"plan_batches made a batch of {end - start} texts with max_inputs={max_inputs}: a batch over the "
@@ -346,6 +344,19 @@ def test_batches_are_full_and_within_the_limits(nb, rng, quick):
     else:
         _fail(f"plan_batches accepted text {too_long}, whose {_count_tokens(texts[too_long])} tokens exceed "
               f"max_tokens={limit} on their own: no batch can carry it, so raise ValueError.")
+
+
+def _pairs(got: Any) -> list[tuple]:
+    """plan_batches' answer as (start, end) tuples, or a failed check saying what it was."""
+    if type(got) not in (list, tuple) or not all(
+            type(b) in (list, tuple) and len(b) == 2 and all(type(i) is int or isinstance(i, np.integer) for i in b)
+            for b in got):
+        _fail(f"plan_batches returned {kind(got)} {got!r:.80}; return a list of (start, end) pairs of ints.")
+    return [(int(b[0]), int(b[1])) for b in got]
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) or isinstance(value, np.number)
 
 
 def _embed(nb: Any, texts: list[str], dimensions: int, **limits: Any) -> Any:
@@ -456,7 +467,7 @@ def test_retries_stop(nb, stub, rng):
 def test_default_limits_are_the_apis(nb, rng):
     tail = rng.randint(1, 20)
     short = [f"w{i}" for i in range(2048 + tail)]
-    got = [tuple(b) for b in nb.plan_batches(short)]
+    got = _pairs(nb.plan_batches(short))
     assert got == [(0, 2048), (2048, len(short))], (
         f"With the default limits, plan_batches splits {len(short)} short texts as {got[:3]}: the API takes up to "
         "2048 inputs per request (MAX_INPUTS_PER_REQUEST); batches over the limit are refused, smaller ones waste "
@@ -464,7 +475,7 @@ def test_default_limits_are_the_apis(nb, rng):
     per_text = rng.randint(20_000, 30_000)  # characters: about 7,000 to 10,000 tokens by count_tokens
     long = ["x" * per_text] * 40
     fits = MAX_REQUEST_TOKENS // _count_tokens(long[0])
-    got = [tuple(b) for b in nb.plan_batches(long)]
+    got = _pairs(nb.plan_batches(long))
     assert got == expected_batches(long, 2048, MAX_REQUEST_TOKENS), (
         f"With the default limits, plan_batches splits 40 texts of {_count_tokens(long[0])} tokens as {got}; "
         f"{fits} fit in the 300,000 tokens a request may carry (MAX_TOKENS_PER_REQUEST).")
@@ -683,6 +694,8 @@ def _hits_problem(got: Any, want: list[dict], k: int, one_per_doc: bool, total: 
     call = f"search(k={k}, one_per_doc={one_per_doc}) over {total} chunks"
     if type(got) is not list or not all(type(h) is dict and {"id", "doc_id", "score"} <= set(h) for h in got):
         return f"{call} returned a {kind(got)}; return a list of {{'id', 'doc_id', 'score'}} dicts."
+    if not all(_is_number(h["score"]) and _is_number(h["id"]) for h in got):
+        return f"{call} returned ids or scores that are not numbers: {got[:2]}."
     ids = [int(h["id"]) for h in got]
     if -1 in ids:
         return (f"{call} returned id -1: FAISS pads its answer with -1 (padding) when asked for more results than "
@@ -810,6 +823,7 @@ def test_evaluate_averages_over_every_judged_query(nb, rng):
     assert type(got) is dict and set(got) == set(want), (
         f"evaluate returned {sorted(got) if type(got) is dict else kind(got)}; expected the keys {sorted(want)}.")
     for name, value in want.items():
+        assert _is_number(got[name]), f"evaluate's {name} is a {kind(got[name])}; return a float."
         assert math.isclose(float(got[name]), value, abs_tol=1e-9), (
             f"evaluate's {name} is {float(got[name]):.4f}; the mean over all {len(qrels)} judged queries (one without "
             f"a run counts as 0, an unjudged one is ignored) is {value:.4f}.")
@@ -971,8 +985,8 @@ def test_context_is_cut_at_the_budget_in_rank_order(nb, rng):
         want = ([_format_passage(h["doc_id"], chunks[h["id"]]["text"]) for h in hits[:fits]],
                 [h["doc_id"] for h in hits[:fits]])
         got = tuple(got) if type(got) in (tuple, list) else got
-        assert type(got) is tuple and len(got) == 2, (
-            f"build_context returned a {kind(got)}; return (passages, doc_ids).")
+        assert type(got) is tuple and len(got) == 2 and all(type(x) in (list, tuple) for x in got), (
+            f"build_context returned {kind(got)} {got!r:.80}; return (passages, doc_ids), two lists.")
         passages, doc_ids = list(got[0]), list(got[1])
         used = sum(_count_tokens(p) for p in passages)
         assert used <= budget, (
@@ -1013,6 +1027,8 @@ def test_answer_cites_only_documents_in_the_prompt(nb, stub, rng):
         f"answer_claim returned {sorted(got) if type(got) is dict else kind(got)}; return a dict with answer, "
         "citations and context_doc_ids.")
     assert got["answer"] == reply, "answer_claim's answer is not the model's text."
+    assert type(got["citations"]) in (list, tuple) and type(got["context_doc_ids"]) in (list, tuple), (
+        "answer_claim's citations and context_doc_ids must be lists.")
     assert list(got["context_doc_ids"]) == sent_docs, (
         f"context_doc_ids is {got['context_doc_ids']}; the documents sent were {sent_docs}.")
     want = list(dict.fromkeys(c for c in cited if c in sent_docs))
