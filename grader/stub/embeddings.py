@@ -7,11 +7,12 @@ from typing import Any
 
 from grader.stub import params
 from grader.stub.conversation import count_tokens
-from grader.stub.errors import invalid, missing, wrong_type
+from grader.stub.errors import APIError, invalid, missing, wrong_type
 from grader.stub.validation import check_model, check_number, invalid_value
 
 MAX_INPUTS = 2048
 MAX_INPUT_TOKENS = 8192
+MAX_REQUEST_TOKENS = 300_000  # summed over the inputs of one request
 _BAD_INPUT = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
 
 
@@ -52,6 +53,10 @@ def create(body: dict[str, Any]) -> dict:
                 f"{tokens} tokens ({tokens} in your prompt; 0 for the completion). Please reduce your "
                 "prompt; or completion length."
             )
+    total = sum(count_tokens(text) for text in texts)
+    if total > MAX_REQUEST_TOKENS:
+        raise APIError(400, f"Requested {total} tokens, max {MAX_REQUEST_TOKENS} tokens per request",
+                       type="max_tokens_per_request", code="max_tokens_per_request")
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
         raise invalid_value(encoding, ("float", "base64"), "encoding_format")
@@ -74,10 +79,9 @@ def create(body: dict[str, Any]) -> dict:
         }
         for i, vector in enumerate(vectors)
     ]
-    tokens = sum(count_tokens(t) for t in texts)
     return {
         "object": "list",
         "data": data,
         "model": info.id,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        "usage": {"prompt_tokens": total, "total_tokens": total},
     }

@@ -53,3 +53,14 @@ def test_rejections(client: openai.OpenAI, kwargs: dict, error: type, message: s
     with pytest.raises(error) as excinfo:
         client.embeddings.create(**{"model": MODEL, **kwargs})
     assert message in excinfo.value.message
+
+
+def test_tokens_summed_over_a_request_are_limited_like_the_real_api(client: openai.OpenAI) -> None:
+    """Each input is under the 8,192-token limit; together they pass the 300,000 tokens a request may carry."""
+    texts = ["word " * 6400] * 38  # 8,000 tokens each, 304,000 in all
+    with pytest.raises(openai.BadRequestError) as excinfo:
+        client.embeddings.create(model=MODEL, input=texts)
+    assert excinfo.value.message.endswith("Requested 304000 tokens, max 300000 tokens per request")
+    assert excinfo.value.code == "max_tokens_per_request"
+    assert excinfo.value.body["type"] == "max_tokens_per_request"
+    assert len(client.embeddings.create(model=MODEL, input=texts[:37], dimensions=8).data) == 37
