@@ -14,7 +14,6 @@ import functools
 import math
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -587,49 +586,58 @@ def test_ids_stay_stable_through_adds_and_removals(nb, rng):
 @part("rf-index", weight=2, hint="save: faiss.write_index(self.index, str(dir / 'index.faiss')) and the chunks as "
       "JSON; load: faiss.read_index, and turn the JSON's string keys back into ints.")
 def test_save_and_load_round_trip(nb, rng):
-    import faiss
 
     case, other = _store_case(rng), _store_case(rng)
-    with tempfile.TemporaryDirectory(prefix="grader-faiss-") as scratch:
-        directory = Path(scratch) / f"nested-{rng.randrange(1000)}" / "index"
-        store = nb.ChunkIndex(case["d"])
-        model: dict[int, dict] = {}
-        for vectors, chunks in case["batches"][:2]:
-            first = max(model, default=-1) + 1
-            store.add(vectors, chunks)
-            model.update(zip(range(first, first + len(chunks)), chunks, strict=False))
-        _remove_middle_doc(rng, store, model)
-        store.save(str(directory))
-        decoy = nb.ChunkIndex(other["d"])
-        decoy.add(*other["batches"][0])
-        decoy.save(str(Path(scratch) / "decoy"))
-        files = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-        assert {"index.faiss", "chunks.json"} <= set(files), (
-            f"save({str(directory)!r}) wrote {files}; write index.faiss and chunks.json there (create the folder).")
-        on_disk = faiss.read_index(str(directory / "index.faiss"))
-        vectors, ids = _live(case["batches"][:2], model)
-        _search_matches(on_disk, vectors, ids, case["generator"], "The saved index.faiss")
-        loaded = nb.ChunkIndex.load(str(directory))
-        chunks = loaded.chunks
-        if type(chunks) is dict and chunks and all(type(key) is str for key in chunks):
-            _fail("After ChunkIndex.load, the chunk ids are strings ('3', not 3): JSON keys are always strings, so "
-                  "the ids drift after a reload and no search result finds its chunk. Convert them back with int().")
-        assert chunks == model, (
-            "ChunkIndex.load's chunks differ from the saved ones (was the other index in memory loaded instead of "
-            "the files?).")
-        _search_matches(loaded.index, vectors, ids, case["generator"], "The loaded index")
-        vectors3, chunks3 = case["batches"][2]
-        first = max(model) + 1
-        _add(loaded, vectors3, chunks3, list(range(first, first + len(chunks3))), "After a reload")
-        model.update(zip(range(first, first + len(chunks3)), chunks3, strict=True))
-        loaded.save(str(directory))  # saving again over the same folder: the update replaces the old files
-        again = nb.ChunkIndex.load(str(directory))
-        assert again.chunks == model, (
-            "After add and a second save into the same folder, ChunkIndex.load gives the old chunks: save must "
-            "overwrite index.faiss and chunks.json.")
-        vectors = np.vstack([vectors, vectors3])
-        _search_matches(again.index, vectors, [*ids, *range(first, first + len(chunks3))], case["generator"],
-                        "The index saved again after an add")
+    # Relative paths: learner code runs in its own scratch folder, which only it can see (the
+    # sandbox), so what it wrote is read back on its side too.
+    scratch = Path(f"grader-check-{rng.randrange(10**6)}")
+    directory = scratch / f"nested-{rng.randrange(1000)}" / "index"
+    store = nb.ChunkIndex(case["d"])
+    model: dict[int, dict] = {}
+    for vectors, chunks in case["batches"][:2]:
+        first = max(model, default=-1) + 1
+        store.add(vectors, chunks)
+        model.update(zip(range(first, first + len(chunks)), chunks, strict=False))
+    _remove_middle_doc(rng, store, model)
+    store.save(str(directory))
+    decoy = nb.ChunkIndex(other["d"])
+    decoy.add(*other["batches"][0])
+    decoy.save(str(scratch / "decoy"))
+    files = _listed(nb, directory)
+    assert {"index.faiss", "chunks.json"} <= set(files), (
+        f"save({str(directory)!r}) wrote {files}; write index.faiss and chunks.json there (create the folder).")
+    on_disk = _local_copy(nb, nb.faiss.read_index(str(directory / "index.faiss")))
+    vectors, ids = _live(case["batches"][:2], model)
+    _search_matches(on_disk, vectors, ids, case["generator"], "The saved index.faiss")
+    loaded = nb.ChunkIndex.load(str(directory))
+    chunks = loaded.chunks
+    if type(chunks) is dict and chunks and all(type(key) is str for key in chunks):
+        _fail("After ChunkIndex.load, the chunk ids are strings ('3', not 3): JSON keys are always strings, so "
+              "the ids drift after a reload and no search result finds its chunk. Convert them back with int().")
+    assert chunks == model, (
+        "ChunkIndex.load's chunks differ from the saved ones (was the other index in memory loaded instead of "
+        "the files?).")
+    _search_matches(loaded.index, vectors, ids, case["generator"], "The loaded index")
+    vectors3, chunks3 = case["batches"][2]
+    first = max(model) + 1
+    _add(loaded, vectors3, chunks3, list(range(first, first + len(chunks3))), "After a reload")
+    model.update(zip(range(first, first + len(chunks3)), chunks3, strict=True))
+    loaded.save(str(directory))  # saving again over the same folder: the update replaces the old files
+    again = nb.ChunkIndex.load(str(directory))
+    assert again.chunks == model, (
+        "After add and a second save into the same folder, ChunkIndex.load gives the old chunks: save must "
+        "overwrite index.faiss and chunks.json.")
+    vectors = np.vstack([vectors, vectors3])
+    _search_matches(again.index, vectors, [*ids, *range(first, first + len(chunks3))], case["generator"],
+                    "The index saved again after an add")
+
+
+def _listed(nb: Any, directory: Path) -> list[str]:
+    """The files in *directory* as learner code sees them (the notebook imports os)."""
+    try:
+        return sorted(nb.os.listdir(str(directory)))
+    except LearnerRaised:
+        return []
 
 
 # -- part 4: search --------------------------------------------------------------------------
