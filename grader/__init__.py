@@ -18,7 +18,7 @@ if "ipykernel" in sys.modules:
     _install_clock()
 
 
-def check(part_id: str) -> float | None:
+def check(part_id: str) -> float:
     """Check one graded part against the definitions in the running notebook."""
     from grader.engine.live import check as _check
 

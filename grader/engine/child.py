@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import signal
 import socket
 import sys
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from grader.engine import clock, sandbox
 from grader.engine.cells import CellRunner
 from grader.engine.protocol import Channel, ChannelClosed
-from grader.engine.workspace import Workspace, raise_time_limit
+from grader.engine.workspace import Workspace
 
 
 def _display(*objects: Any, **_: Any) -> None:
@@ -27,7 +26,7 @@ def _display(*objects: Any, **_: Any) -> None:
 
 def run_job(channel: Channel, job: dict) -> None:
     sandbox.apply_limits(job.get("memory_mb"), job.get("cpu_seconds"))
-    clock.install(virtual=True)
+    clock.install()
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "display": _display}
     runner = CellRunner(namespace)
     for cell in job["cells"]:
@@ -35,12 +34,13 @@ def run_job(channel: Channel, job: dict) -> None:
         result = runner.run(cell["source"], cell["index"] + 1, job["cell_timeout"])
         channel.send({"event": "cell_end", "index": cell["index"], **result})
     channel.send({"event": "cells_done"})
-    serve(channel, Workspace(namespace, loop=runner.loop), job["call_timeout"])
+    serve(channel, Workspace(namespace, loop=runner.loop, call_timeout=job["call_timeout"]))
 
 
-def serve(channel: Channel, workspace: Workspace, call_timeout: float) -> None:
-    """Answer check operations; a call that overruns is interrupted, the child lives on."""
-    signal.signal(signal.SIGALRM, raise_time_limit)
+def serve(channel: Channel, workspace: Workspace) -> None:
+    """Answer check operations until ``close``; whatever learner code does in one call (overrun,
+    return something unencodable, raise anything) becomes that call's reply, and the next
+    check is answered."""
     while True:
         try:
             request = channel.receive()
@@ -48,12 +48,7 @@ def serve(channel: Channel, workspace: Workspace, call_timeout: float) -> None:
             return
         if request.get("op") == "close":
             return
-        signal.setitimer(signal.ITIMER_REAL, call_timeout)
-        try:
-            reply = workspace.run(request)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        channel.send(reply)
+        channel.send(workspace.run(request))
 
 
 def run(sock: socket.socket) -> None:

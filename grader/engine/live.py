@@ -109,14 +109,17 @@ def _not_run_yet(exercise: str) -> Callable[[str], str]:
     return describe
 
 
-def check(part_id: str, *, namespace: dict[str, Any]) -> float | None:
+def check(part_id: str, *, namespace: dict[str, Any]) -> float:
     """Run one part's checks now; shows the feedback and returns the points earned.
 
-    Returning a bare number lets nbgrader's autograde read it as partial credit.
+    Returning a bare number lets nbgrader's autograde read it as partial credit. Inside
+    the grading child the result is ignored (the grader runs the checks itself), so 0 is
+    returned there: never None, which nbgrader would count as full credit if learner code
+    set ``GRADER_CHILD`` to skip the checks under ``nbgrader autograde``.
     """
     if os.environ.get("GRADER_CHILD"):
         print(f"[{part_id}: checked by the grader after the notebook has run]")
-        return None
+        return 0.0
     exercise, checks = find_part(part_id)
     stub, url, key = _stub()
     learner = Learner(Workspace(namespace, in_kernel=True).run)

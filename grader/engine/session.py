@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from grader.engine.protocol import Channel, ChannelClosed, ChannelTimeout
+from grader.engine import messages
+from grader.engine.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolViolation
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 GRACE_SECONDS = 2.0
@@ -129,6 +130,7 @@ class ChildSession:
         self.process = (launcher or SpawnLauncher()).launch(child_sock, workdir, env)
         child_sock.close()
         self.channel = Channel(parent_sock)
+        self.cell_indices = frozenset(cell["index"] for cell in cells)
         self.output = _CappedReader(self.process.stdout, limits.output_bytes)
         self.alive = True
         self.channel.send({
@@ -146,7 +148,14 @@ class ChildSession:
         while True:
             wait = min(self.limits.cell_seconds + GRACE_SECONDS, self._remaining())
             try:
-                event = self.channel.receive(timeout=max(wait, 0.01))
+                event = self.channel.receive(timeout=max(wait, 0.01), decode=messages.cell_event)
+                if event.get("index", current) not in self.cell_indices | {None}:
+                    raise ProtocolViolation(f"the notebook's process reported cell {event['index']}, which "
+                                            "it was not asked to run; learner code wrote to the grading socket")
+            except ProtocolViolation as violation:
+                self.kill()
+                run.stopped, run.stopped_in, run.detail = "crashed", current, str(violation)
+                return run
             except ChannelTimeout:
                 self.kill()
                 run.stopped, run.stopped_in = "timeout", current
@@ -192,7 +201,10 @@ class ChildSession:
         wait = min(self.limits.call_seconds + GRACE_SECONDS, self._remaining())
         try:
             self.channel.send(message)
-            return self.channel.receive(timeout=max(wait, 0.01))
+            return self.channel.receive(timeout=max(wait, 0.01), decode=messages.reply)
+        except ProtocolViolation as violation:
+            self.kill()
+            raise ChildGone(str(violation)) from None
         except ChannelTimeout:
             self.kill()
             raise ChildGone(f"learner code did not return within {self.limits.call_seconds:g} s "

@@ -16,7 +16,7 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
 CONFIG = """c = get_config()
 c.CourseDirectory.root = "."
 c.CourseDirectory.db_assignments = [dict(name="{name}")]
-c.CourseDirectory.db_students = [dict(id="solver"), dict(id="blank")]
+c.CourseDirectory.db_students = [dict(id="solver"), dict(id="blank"), dict(id="cheater")]
 """
 
 pytestmark = pytest.mark.slow
@@ -46,6 +46,11 @@ def test_generate_assignment_and_autograde_accept_our_notebooks(tmp_path, soluti
     for student, notebook in (("solver", solution), ("blank", released)):
         (tmp_path / "submitted" / student / name).mkdir(parents=True)
         shutil.copy(notebook, tmp_path / "submitted" / student / name)
+    cheater = json.loads(released.read_text())  # unanswered, and pretends to be the grading child
+    cheater["cells"].insert(0, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                "source": "import os\nos.environ['GRADER_CHILD'] = '1'\n"})
+    (tmp_path / "submitted" / "cheater" / name).mkdir(parents=True)
+    (tmp_path / "submitted" / "cheater" / name / solution.name).write_text(json.dumps(cheater))
     nbgrader("autograde", name)
 
     from nbgrader.api import Gradebook
@@ -55,3 +60,4 @@ def test_generate_assignment_and_autograde_accept_our_notebooks(tmp_path, soluti
         blank = gradebook.find_submission(name, "blank")
         assert solver.max_score > 0 and solver.score == solver.max_score
         assert blank.score == 0
+        assert gradebook.find_submission(name, "cheater").score == 0, "setting GRADER_CHILD earns nothing"
