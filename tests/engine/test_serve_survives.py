@@ -4,13 +4,28 @@ Each hostile function is called through the real channel, decoded by the grader'
 schema, and must become that call's reply; the next call must still be answered.
 """
 
+import json
 import socket
 import threading
+from pathlib import Path
 
 from grader.engine import child, clock, messages
+from grader.engine.grade import grade_notebook
 from grader.engine.protocol import Channel
 from grader.engine.remote import Learner, LearnerRaised, LearnerTimeout
+from grader.engine.session import Limits
 from grader.engine.workspace import Workspace
+
+SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "01_api_hygiene.ipynb"
+SWALLOWING_RETRY = """
+
+def call_with_retry(call, **ignored):
+    while True:
+        try:
+            return call()
+        except:
+            time.sleep(1)
+"""
 
 HOSTILE = """
 import time
@@ -124,3 +139,21 @@ def test_every_hostile_call_becomes_an_outcome_and_the_next_call_is_answered():
         "surrogate": ("value", "str"),  # not valid JSON text: a handle
         "swallow": ("timeout", None),  # `except:` around a loop cannot swallow the limit
     }
+
+
+def test_a_retry_loop_with_a_bare_except_loses_only_its_own_part(tmp_path):
+    """The beginner's ``while True: try: ... except: sleep`` used to swallow the time limit:
+    the child was killed and every later part scored 0 ("stopped responding")."""
+    raw = json.loads(SOLUTION.read_text())
+    [cell] = [c for c in raw["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "api-retry-code"]
+    cell["source"] = "".join(cell["source"]) + SWALLOWING_RETRY
+    path = tmp_path / "swallowing.ipynb"
+    path.write_text(json.dumps(raw))
+    result = grade_notebook(path, limits=Limits(cell_seconds=10, notebook_seconds=120, call_seconds=1.5,
+                                                memory_mb=1024))
+    points = {part.id: part.points for part in result.parts}
+    assert points.pop("api-retry") < 4
+    assert points == {"api-client": 2, "api-cost": 3, "api-cache": 2, "api-concurrency": 3, "api-logging": 2}
+    retry = next(part for part in result.parts if part.id == "api-retry")
+    assert any("did not finish in time" in line for line in retry.feedback), retry.feedback
+    assert not any("stopped responding" in line for part in result.parts for line in part.feedback)
