@@ -204,9 +204,9 @@ def test_retries_transient_errors(nb, stub, rng, quick):
     for trial in range(trials):
         faults = [rng.choice(TRANSIENT) for _ in range(rng.randint(1, 3))]
         client = {}
-        if trial == trials - 1:  # one trial with a read timeout (costs 0.15 s of real time)
-            faults[rng.randrange(len(faults))] = ("timeout", {}, "a timeout")
-            client = {"timeout": 0.15}
+        if trial == trials - 1:  # one trial with a read timeout (costs 0.5 s of real time; shorter,
+            faults[rng.randrange(len(faults))] = ("timeout", {}, "a timeout")  # and a loaded machine
+            client = {"timeout": 0.5}  # could time out a good answer too)
         stub.reset()
         for kind, params, _ in faults:
             stub.queue_fault(kind, **params)
@@ -704,7 +704,10 @@ def test_requests_in_flight_are_bounded(nb, stub, rng):
     stub.reset()
     count, limit = rng.randint(10, 14), rng.randint(2, 4)
     prompts, answers = _prompts(stub, rng, count)
-    stub.queue_fault("delay", count, seconds=0.03)
+    # The first `limit` answers are slow enough to overlap even on a loaded machine, so a correct
+    # answer_all reaches `limit` in flight (and an unbounded one more) whatever the scheduling.
+    stub.queue_fault("delay", limit, seconds=0.4)
+    stub.queue_fault("delay", count - limit, seconds=0.03)
     results = _answer_all(nb, prompts, limit)
     _check_results(results, prompts, answers)
     peak = stub.max_in_flight
@@ -723,8 +726,8 @@ def test_requests_in_flight_are_bounded(nb, stub, rng):
 def test_results_are_in_input_order(nb, stub, rng):
     count, limit = rng.randint(8, 12), rng.randint(2, 4)
     prompts, answers = _prompts(stub, rng, count)
-    for i in range(count):  # the first requests to arrive answer last
-        stub.queue_fault("delay", seconds=0.005 * (count - i))
+    for i in range(count):  # the first requests to arrive answer last, 25 ms apart (more than a loaded
+        stub.queue_fault("delay", seconds=0.025 * (count - i))  # machine's jitter, so order is never luck)
     results = _answer_all(nb, prompts, limit)
     _check_results(results, prompts, answers)
     got = [result["answer"] for result in results]

@@ -13,8 +13,9 @@ from grader.checks import kind, part
 
 @part("sample-mean", hint="Add the values up and divide by how many there are.")
 def test_mean_of_random_lists(nb, rng, quick):
-    for _ in range(3 if quick else 25):
-        values = [rng.randint(-1000, 1000) for _ in range(rng.randint(1, 12))]
+    edge_cases = [[rng.randint(-1000, 1000)], [rng.randint(-1000, -1) for _ in range(rng.randint(2, 5))]]
+    random_lists = [[rng.randint(-1000, 1000) for _ in range(rng.randint(2, 12))] for _ in range(1 if quick else 23)]
+    for values in edge_cases + random_lists:  # one element and all-negative: always, never left to luck
         expected = sum(values) / len(values)
         got = nb.mean(values)
         assert type(got) is float, f"mean({values}) returned {got!r} (type {kind(got)}), expected a float."

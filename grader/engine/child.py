@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import builtins
 import os
+import random
 import socket
 import sys
+import zlib
 from typing import Any
 
 from grader.engine import clock, sandbox
@@ -24,9 +26,22 @@ def _display(*objects: Any, **_: Any) -> None:
         print(repr(item))
 
 
+def seed_learner_randomness(cells: list[dict]) -> None:
+    """Seed ``random`` (and numpy's global generator) from the notebook's code, so learner code
+    that draws random numbers (jitter, shuffles) behaves the same in every grading of a file."""
+    seed = zlib.crc32("\0".join(cell["source"] for cell in cells).encode())
+    random.seed(seed)
+    try:  # preloaded by the zygote; imported here otherwise, so spawned and forked children agree
+        import numpy
+    except ImportError:
+        return
+    numpy.random.seed(seed)
+
+
 def run_job(channel: Channel, job: dict) -> None:
     sandbox.apply_limits(job.get("memory_mb"), job.get("cpu_seconds"))
     clock.install()
+    seed_learner_randomness(job["cells"])
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "display": _display}
     runner = CellRunner(namespace)
     for cell in job["cells"]:
