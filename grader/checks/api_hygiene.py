@@ -164,10 +164,6 @@ def test_client_uses_settings_and_a_timeout(nb, stub, rng):
     sent = _chat_requests(stub)
     assert sent, "The client from make_client() did not reach the API."
     assert sent[0].status == 200, f"The request failed with status {sent[0].status}; was the key passed on?"
-    timeout = sent[0].read_timeout
-    assert timeout is not None and timeout <= 60, (
-        f"make_client's client waits up to {timeout} s for an answer (the SDK default is 600 s): "
-        "set an explicit timeout, or one hung request blocks a worker for ten minutes.")
     wrong = _fake_key(rng)
     base_url = f"http://{sent[0].headers['host']}/v1"
     settings = nb.load_settings({"OPENAI_API_KEY": wrong, "OPENAI_BASE_URL": base_url})
@@ -180,6 +176,29 @@ def test_client_uses_settings_and_a_timeout(nb, stub, rng):
     assert statuses == [401], (
         "make_client(settings) did not send settings.api_key (a request with a wrong key in the settings "
         "was accepted, or never sent): build the client from the settings, not from the environment.")
+    _assert_gives_up_after_the_timeout(nb, stub, rng, base_url)
+
+
+HELD_REPLY = 2.0  # seconds the stub holds the reply: far longer than the timeout the check sets
+
+
+def _assert_gives_up_after_the_timeout(nb: Any, stub: Any, rng: random.Random, base_url: str) -> None:
+    """Behaviour, not a header: with a short settings.timeout, a slow reply must be abandoned."""
+    timeout = round(rng.uniform(0.2, 0.4), 2)
+    settings = nb.Settings(api_key=stub.api_key, base_url=base_url, model=MODEL, timeout=timeout)
+    client = nb.make_client(settings, max_retries=0)
+    stub.queue_fault("delay", seconds=HELD_REPLY)
+    try:
+        client.chat.completions.create(model=MODEL, messages=_messages(_question(rng)), max_tokens=20)
+    except LearnerRaised as error:
+        _unanswered(error)
+        abandoned = error.is_a("openai.APITimeoutError")
+    else:
+        abandoned = False
+    assert abandoned, (
+        f"With settings.timeout={timeout}, make_client's client waited {HELD_REPLY:g} s for a slow answer "
+        f"instead of giving up after {timeout} s (the SDK default is 600 s): pass timeout=settings.timeout "
+        "to OpenAI(...), or one hung request blocks a worker for ten minutes.")
 
 
 # -- part 2: retry with backoff --------------------------------------------------------------

@@ -49,7 +49,11 @@ def run_job(channel: Channel, job: dict) -> None:
         result = runner.run(cell["source"], cell["index"] + 1, job["cell_timeout"])
         channel.send({"event": "cell_end", "index": cell["index"], **result})
     channel.send({"event": "cells_done"})
-    serve(channel, Workspace(namespace, loop=runner.loop, call_timeout=job["call_timeout"]))
+    def ask_grader(message: dict) -> dict:
+        channel.send(message)
+        return channel.receive()
+
+    serve(channel, Workspace(namespace, loop=runner.loop, call_timeout=job["call_timeout"], ask=ask_grader))
 
 
 def serve(channel: Channel, workspace: Workspace) -> None:
@@ -63,6 +67,8 @@ def serve(channel: Channel, workspace: Workspace) -> None:
             return
         if request.get("op") == "close":
             return
+        if request.get("op") == "callback_result":
+            continue  # the answer to a call request learner code forged: nobody waits for it
         channel.send(workspace.run(request))
 
 

@@ -140,7 +140,7 @@ def decode(data: Any, resolve: Callable[[dict], Any]) -> Any:
         return base64.b64decode(data["$bytes"])
     if "$ndarray" in data or "$npscalar" in data:
         return _decode_numpy(data)
-    if "$handle" in data or "$ref" in data:
+    if "$handle" in data or "$ref" in data or "$callback" in data:
         return resolve(data)
     raise ValueError(f"unknown encoded value: {sorted(data)}")
 

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from grader.engine import codec
+from grader.engine.callbacks import Ask, GraderCall
 from grader.engine.clock import CLOCK
 from grader.engine.deadline import Deadline, TimeLimit
 
@@ -57,26 +58,22 @@ def _async_openai_client(**kwargs: Any) -> Any:
     return openai.AsyncOpenAI(**kwargs)
 
 
-def _chat_call(request: dict, client: dict | None = None) -> Any:
-    """A zero-argument function making one chat completion: what a retry helper wraps."""
-    made = _openai_client(**(client or {"max_retries": 0}))
-    return lambda: made.chat.completions.create(**request)
-
-
-# Objects a check can ask the learner's side to build (they cannot cross as data).
+# Objects a check can ask the learner's side to build (they cannot cross as data). A call
+# whose attempts a check counts is not built here but on the grading side (``stub_calls``).
 FACTORIES = {
     "openai_client": _openai_client,
     "async_openai_client": _async_openai_client,
-    "chat_call": _chat_call,
 }
 
 
 class Workspace:
     def __init__(self, namespace: dict[str, Any], loop: asyncio.AbstractEventLoop | None = None,
-                 in_kernel: bool = False, call_timeout: float | None = None):
+                 in_kernel: bool = False, call_timeout: float | None = None, ask: Ask | None = None):
         """*in_kernel*: running inside Jupyter, where stopping the kernel must stop a check;
-        *call_timeout*: seconds each operation may take (interrupted by SIGALRM, main thread)."""
+        *call_timeout*: seconds each operation may take (interrupted by SIGALRM, main thread);
+        *ask*: sends a grading-side call's request to the grader and returns its answer."""
         self.namespace = namespace
+        self.ask = ask
         self.loop = loop
         self.in_kernel = in_kernel
         self.call_timeout = call_timeout
@@ -91,6 +88,10 @@ class Workspace:
     def _resolve(self, marker: dict) -> Any:
         if "$handle" in marker:
             return self._objects[marker["$handle"]]
+        if "$callback" in marker:
+            if self.ask is None:
+                raise RuntimeError("this workspace cannot reach the grader for a grading-side call")
+            return GraderCall(self.ask, marker)
         factory = FACTORIES[marker["$ref"]]
         return factory(**codec.decode(marker.get("kwargs", {"$dict": []}), self._resolve))
 
