@@ -15,7 +15,7 @@ import io
 import sys
 from typing import Any
 
-from grader.engine import codec
+from grader.engine import codec, network_time
 from grader.engine.callbacks import Ask, GraderCall
 from grader.engine.clock import CLOCK
 from grader.engine.deadline import Deadline, TimeLimit
@@ -132,7 +132,8 @@ class Workspace:
         except MissingName as missing:
             return {"missing": str(missing)}
         try:
-            value = self._perform(target, request)
+            with network_time.scaled(request.get("network_time_scale")):
+                value = self._perform(target, request)
         except TimeLimit:
             raise
         except BaseException as error:  # learner code may raise anything, SystemExit included

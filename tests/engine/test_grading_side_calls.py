@@ -106,3 +106,16 @@ def test_a_timeout_only_in_a_header_is_caught_by_behaviour(graded):
     assert any("instead of giving up" in line and "600 s" in line for line in client.feedback), client.feedback
     others = {part_id: part.points for part_id, part in graded["timeout_only_in_a_header"].items()}
     assert others.pop("api-client") < 2 and sum(others.values()) == 14, others
+
+
+def test_sample_ask_with_a_timeout_only_in_a_header_loses_the_timeout_check(sample_variant):
+    source = ("from openai import OpenAI\n\ndef ask(question, model='gpt-4o-mini'):\n"
+              "    client = OpenAI()\n"
+              "    response = client.chat.completions.create(\n"
+              "        model=model, messages=[{'role': 'user', 'content': question}],\n"
+              "        extra_headers={'x-stainless-read-timeout': '20'})\n"
+              "    return response.choices[0].message.content\n")
+    result = grade_notebook(sample_variant({"sample-ask-code": source}), limits=LIMITS)
+    ask = next(part for part in result.parts if part.id == "sample-ask")
+    assert ask.points == round(2 * 2 / 3, 4), "the answer is right: only the timeout check (weight 1 of 3) fails"
+    assert any("instead of giving up" in line for line in ask.feedback), ask.feedback
