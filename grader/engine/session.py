@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from grader.engine import messages
 from grader.engine.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolViolation
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +143,8 @@ class ChildSession:
         return self.deadline - time.monotonic()
 
     def run_cells(self) -> CellsRun:
+        from grader.engine import messages  # imported (pydantic: ~0.3 s) while the child starts
+
         run = CellsRun()
         current: int | None = None
         while True:
@@ -199,6 +200,8 @@ class ChildSession:
         """Send one check operation and wait for its reply, within the call and notebook limits."""
         if not self.alive:
             raise ChildGone("the notebook's process is no longer running")
+        from grader.engine import messages
+
         wait = min(self.limits.call_seconds + GRACE_SECONDS, self._remaining())
         try:
             self.channel.send(message)
