@@ -89,14 +89,16 @@ class VirtualClock:
 
         Yields the list of sleeps taken inside it. When the block ends, threads and tasks it
         left running go back to real time, so a forgotten ``while True: sleep(5)`` idles
-        instead of spinning.
+        instead of spinning, and the calling thread's clocks read real time again (in
+        Jupyter, ``time.time()`` stays the wall clock after a check).
         """
         current = Call()
-        token = _CALL.set(current)
+        token, offset_token = _CALL.set(current), _OFFSET.set(_OFFSET.get())
         try:
             yield current.sleeps
         finally:
             current.active = False
+            _OFFSET.reset(offset_token)
             _CALL.reset(token)
 
 

@@ -165,3 +165,10 @@ def _cell_source(grade_id: str) -> str:
     raw = json.loads(SOLUTION.read_text())
     [cell] = [c for c in raw["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id]
     return "".join(cell["source"])
+
+
+def test_after_a_call_the_callers_clocks_read_real_time_again():
+    clock.install()
+    nb = Learner(Workspace(namespace_of("import time\ndef nap():\n    time.sleep(3600)\n")).run)
+    nb.nap()
+    assert abs(time.time() - clock._real_time()) < 1, "in Jupyter, time.time() stays the wall clock after check()"
