@@ -18,8 +18,16 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from grader.engine import protocol
+
 REPEAT = 0.05
 LEARNER_FILENAMES = ("<cell ",)  # see cells.CELL_FILENAME
+
+
+# Our own clean-up, and reading or writing a message on the channel (a grading-side call
+# waiting for its answer): interrupting those would leave the timer armed or the channel
+# out of step.
+_NEVER_INTERRUPTED = frozenset({__file__, protocol.__file__})
 
 
 class TimeLimit(BaseException):
@@ -70,8 +78,8 @@ class Deadline:
             signal.signal(signal.SIGALRM, previous)
 
     def _fire(self, signum: int, frame: FrameType | None) -> None:
-        if not self._armed or (frame is not None and frame.f_code.co_filename == __file__):
-            return  # disarming: never interrupt our own clean-up
+        if not self._armed or (frame is not None and frame.f_code.co_filename in _NEVER_INTERRUPTED):
+            return  # disarming, or half-way through a message: the timer fires again soon
         if not self.expired:
             self.expired = True
             sys.settrace(_raise_in_learner_code)
