@@ -37,7 +37,7 @@ def huge_int():
     return 10 ** 5000
 
 def huge_list():
-    return list(range(3_000_000))
+    return [0] * 3_000_000
 
 class HangingRepr:
     def __repr__(self):
