@@ -18,11 +18,11 @@ if "ipykernel" in sys.modules:
     _install_clock()
 
 
-def check(part_id: str) -> float | None:
+def check(part_id: str) -> float:
     """Check one graded part against the definitions in the running notebook.
 
-    Returns the points (a float that Jupyter displays as the feedback panel), or None
-    inside the grading process, which checks the parts itself.
+    Returns the points (a float that Jupyter displays as the feedback panel); 0 inside the
+    grading process, which checks the parts itself.
     """
     from grader.engine.live import check as _check
 

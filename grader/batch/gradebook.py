@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,25 @@ CREATE TABLE IF NOT EXISTS results (
     result TEXT NOT NULL,
     UNIQUE (learner, exercise, content_hash)
 );
+CREATE TABLE IF NOT EXISTS current (
+    learner TEXT NOT NULL,
+    exercise TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    PRIMARY KEY (learner, exercise)
+);
+"""
+
+# The current result of a learner's exercise is the one whose content hash matches the file
+# found by the last run (so going back to an earlier version makes it current again); the
+# newest row only when that file has no result (its grading failed) or was never seen.
+_CURRENT = """
+SELECT results.* FROM results WHERE id IN (
+    SELECT COALESCE(
+        (SELECT MAX(r.id) FROM results r JOIN current c
+         ON c.learner = r.learner AND c.exercise = r.exercise AND c.content_hash = r.content_hash
+         WHERE r.learner = g.learner AND r.exercise = g.exercise),
+        MAX(g.id))
+    FROM results g GROUP BY g.learner, g.exercise)
 """
 
 
@@ -101,6 +120,12 @@ class Gradebook:
     def graded_keys(self) -> set[tuple[str, str, str]]:
         return set(self.db.execute("SELECT learner, exercise, content_hash FROM results"))
 
+    def mark_current(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Record which content each (learner, exercise) has now: ``(learner, exercise, content_hash)``."""
+        with self._transaction():
+            self.db.executemany("INSERT OR REPLACE INTO current (learner, exercise, content_hash) VALUES (?, ?, ?)",
+                                list(keys))
+
     def record(self, learner: str, exercise: str, content_hash: str, source: str, result: dict[str, Any]) -> None:
         """Store one result in its own transaction; grading the same content twice keeps the first."""
         with self._transaction():
@@ -121,10 +146,8 @@ class Gradebook:
         self.db.execute("COMMIT")
 
     def rows(self, *, history: bool = False) -> list[Row]:
-        """The latest result per learner and exercise, or with *history* every result ever stored."""
-        query = "SELECT * FROM results"
-        if not history:
-            query += " WHERE id IN (SELECT MAX(id) FROM results GROUP BY learner, exercise)"
+        """The current result per learner and exercise, or with *history* every result ever stored."""
+        query = "SELECT * FROM results" if history else _CURRENT
         cursor = self.db.execute(query + " ORDER BY learner, exercise, id")
         return [Row(*values[:-1], json.loads(values[-1])) for values in cursor]
 

@@ -72,6 +72,7 @@ def grade_batch(source: Path, out: Path, *, jobs: int, exercise: str | None = No
         summary.unplaced = found.unplaced
         book = Gradebook(out / "gradebook.sqlite")
         try:
+            book.mark_current((s.learner, s.exercise, s.content_hash) for s in found.submissions)
             done = book.graded_keys()
             todo = [s for s in found.submissions if (s.learner, s.exercise, s.content_hash) not in done]
             summary.skipped = len(found.submissions) - len(todo)

@@ -1,7 +1,8 @@
 """One checks module per exercise, named after the exercise (``grader.checks.<exercise>``).
 
 What a checks module needs is exported here: ``part`` marks a check, ``make`` asks the
-learner's side to build an object (e.g. ``make("openai_client", max_retries=0)``), and
+learner's side to build an object (e.g. ``make("openai_client", max_retries=0)``; a
+``make("chat_call", ...)`` runs on the grading side, one request per call), and
 ``LearnerRaised`` is what a check catches when learner code raises, and ``kind(value)``
 names a returned value's type as the learner wrote it.
 """

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import contextlib
 import inspect
-import signal
+import sys
 import traceback
 from typing import Any
 
-from grader.engine.workspace import CappedText, TimeLimit, raise_time_limit
+from grader.engine.clock import CLOCK
+from grader.engine.deadline import Deadline, TimeLimit
+from grader.engine.workspace import CappedText
 
 CELL_FILENAME = "<cell {number}>"
 
@@ -25,6 +26,7 @@ class CellRunner:
     def __init__(self, namespace: dict[str, Any]):
         self.namespace = namespace
         self.loop = asyncio.new_event_loop()
+        self.deadline = Deadline()
         self._shell = None
 
     def _transform(self, source: str) -> str:
@@ -51,13 +53,13 @@ class CellRunner:
             return compile(transformed, filename, "exec", flags=flags, dont_inherit=True)
 
     def run(self, source: str, number: int, timeout: float) -> dict:
-        """Run one cell; returns its status, error and captured output. Never raises."""
+        """Run one cell, its sleeps virtual; returns its status, error and captured output. Never raises."""
         output = CappedText()
         result: dict[str, Any] = {"status": "ok"}
-        previous = signal.signal(signal.SIGALRM, raise_time_limit)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+        saved = sys.stdout, sys.stderr
         try:
-            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            with CLOCK.call(), self.deadline.limit(timeout):
+                sys.stdout = sys.stderr = output
                 code = self.compile(source, number)
                 outcome = eval(code, self.namespace)
                 if inspect.iscoroutine(outcome):
@@ -65,13 +67,10 @@ class CellRunner:
         except TimeLimit:
             result = {"status": "timeout", "error": {"type": "TimeoutError", "message":
                       f"the cell ran longer than its {timeout:g} s limit"}}
-        except BaseException as error:
-            if isinstance(error, KeyboardInterrupt):
-                raise
+        except BaseException as error:  # KeyboardInterrupt and SystemExit included: a cell's error
             result = {"status": "error", "error": describe_cell_error(error)}
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            sys.stdout, sys.stderr = saved
         result["output"] = output.getvalue()
         return result
 

@@ -99,6 +99,10 @@ class CheckContext:
     quick: bool
     describe_missing: Callable[[str], str] = lambda name: f"the notebook does not define `{name}`"
 
+    def __post_init__(self) -> None:
+        if self.learner is not None:
+            self.learner.stub = self.stub  # where grading-side calls (make("chat_call")) go
+
 
 def run_check(check: Check, context: CheckContext) -> R.CheckOutcome:
     """Run one check; every way it can end becomes an outcome, never an exception."""

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import base64
 import math
+import reprlib
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from grader.engine.deadline import TimeLimit
+
 MAX_DEPTH = 40
 MAX_ITEMS = 200_000
+MAX_CHARACTERS = 16_000_000  # of strings and bytes in one value: a reply stays far below the channel's cap
+MAX_INT_BITS = 3_000  # about 900 digits; larger ints (10**5000 cannot even be printed) stay behind a handle
 
 _SCALARS = (type(None), bool, int, str)
 
@@ -32,10 +37,18 @@ def type_name(value: Any) -> str:
     return kind.__qualname__ if module in ("builtins", "__main__") else f"{module}.{kind.__qualname__}"
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = 200
+
+
 def short_repr(value: Any, limit: int = 200) -> str:
+    """A bounded repr: fast for huge built-in containers; a learner's ``__repr__`` may raise
+    anything (a hang is stopped by the caller's time limit)."""
     try:
-        text = repr(value)
-    except Exception as error:  # a learner's __repr__ may raise
+        text = _REPR.repr(value)
+    except TimeLimit:
+        raise
+    except BaseException as error:
         text = f"<{type_name(value)} (repr raised {type(error).__name__})>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -59,13 +72,18 @@ def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any
 
     ``wire=True`` (checks only) lets :class:`Wire` markers through as they are.
     """
-    budget = MAX_ITEMS
+    budget, characters = MAX_ITEMS, MAX_CHARACTERS
 
     def walk(item: Any, depth: int) -> Any:
-        nonlocal budget
+        nonlocal budget, characters
         budget -= 1
         kind = type(item)
-        if budget < 0 or depth > MAX_DEPTH:
+        if kind in (str, bytes):
+            characters -= len(item)
+        # A container too big for what is left stays whole behind one handle.
+        too_big = kind in (list, tuple, set, frozenset, dict) and len(item) * (1 + (kind is dict)) > budget
+        if (budget < 0 or too_big or characters < 0 or depth > MAX_DEPTH
+                or (kind is int and item.bit_length() > MAX_INT_BITS) or (kind is str and not _valid_unicode(item))):
             return _handle(item, keep)
         if kind in _SCALARS:
             return item
@@ -87,6 +105,17 @@ def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any
         return array if array is not None else _handle(item, keep)
 
     return walk(value, 0)
+
+
+def _valid_unicode(text: str) -> bool:
+    """False for a string with lone surrogates ("\\ud800"), which is not valid JSON text."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _handle(value: Any, keep: Callable[[Any], int]) -> dict:
@@ -111,7 +140,7 @@ def decode(data: Any, resolve: Callable[[dict], Any]) -> Any:
         return base64.b64decode(data["$bytes"])
     if "$ndarray" in data or "$npscalar" in data:
         return _decode_numpy(data)
-    if "$handle" in data or "$ref" in data:
+    if "$handle" in data or "$ref" in data or "$callback" in data:
         return resolve(data)
     raise ValueError(f"unknown encoded value: {sorted(data)}")
 
@@ -130,20 +159,36 @@ def _decode_numpy(data: dict) -> Any:
 def _safe_str(error: BaseException) -> str:
     try:
         return str(error)
-    except Exception:  # a learner's exception may break its own __str__
+    except TimeLimit:
+        raise
+    except BaseException:  # a learner's exception may break its own __str__
         return short_repr(error)
 
 
 def describe_exception(error: BaseException) -> dict:
     """What the checks may learn about an exception learner code raised: data, not the object."""
-    import traceback
-
-    status = getattr(error, "status_code", None)
+    try:
+        status = getattr(error, "status_code", None)
+    except TimeLimit:
+        raise
+    except BaseException:  # a learner's __getattr__
+        status = None
     return {
         "type": type(error).__name__,
         "module": type(error).__module__,
         "mro": [f"{k.__module__}.{k.__qualname__}" for k in type(error).__mro__],
         "message": _safe_str(error)[:2000],
         "status_code": status if type(status) is int else None,
-        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__))[-4000:],
+        "traceback": _safe_traceback(error),
     }
+
+
+def _safe_traceback(error: BaseException) -> str:
+    import traceback
+
+    try:
+        return "".join(traceback.format_exception(type(error), error, error.__traceback__))[-4000:]
+    except TimeLimit:
+        raise
+    except BaseException as failure:  # formatting runs the exception's __str__ again
+        return f"(the traceback could not be formatted: {type(failure).__name__})"

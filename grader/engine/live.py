@@ -122,15 +122,22 @@ def _not_run_yet(exercise: str) -> Callable[[str], str]:
     return describe
 
 
-def check(part_id: str, *, namespace: dict[str, Any]) -> CheckResult | None:
-    """Run one part's checks now and return the points earned, which Jupyter shows as the
-    feedback panel; elsewhere (a terminal, a script) the feedback is printed as text."""
+def check(part_id: str, *, namespace: dict[str, Any]) -> float:
+    """Run one part's checks now and return the points earned (a :class:`CheckResult`, which
+    Jupyter shows as the feedback panel; elsewhere the feedback is printed as text).
+
+    Inside the grading child the result is ignored (the grader runs the checks itself), so 0
+    is returned there: never None, which nbgrader would count as full credit if learner code
+    set ``GRADER_CHILD`` to skip the checks under ``nbgrader autograde``.
+    """
     if os.environ.get("GRADER_CHILD"):
         print(f"[{part_id}: checked by the grader after the notebook has run]")
-        return None
+        return 0.0
     exercise, checks = find_part(part_id)
     stub, url, key = _stub()
-    learner = Learner(Workspace(namespace, in_kernel=True).run)
+    workspace = Workspace(namespace, in_kernel=True)
+    learner = Learner(workspace.run)
+    workspace.ask = learner.answer_callback  # grading-side calls run right here, in the kernel
     context = CheckContext(learner, stub, secrets.randbelow(2**32), quick=True, describe_missing=_not_run_yet(exercise))
     with _environment(OPENAI_BASE_URL=url, OPENAI_API_KEY=key):
         part = run_part(part_id, _max_points(exercise, part_id), checks, context)

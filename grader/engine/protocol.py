@@ -1,7 +1,8 @@
 """Length-prefixed JSON messages over a socket: the only channel between grader and child.
 
 JSON, never pickle: the grading process must not run code while reading what an
-untrusted child sent. Messages are capped so a child cannot exhaust the grader's memory.
+untrusted child sent. Messages are capped so a child cannot exhaust the grader's memory,
+and the grader decodes each one against its typed schema (``messages``) as it arrives.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -20,6 +22,12 @@ _HEADER = struct.Struct("!I")
 
 class ChannelClosed(Exception):
     """The other side went away (for the grader: the child exited or crashed)."""
+
+
+class ProtocolViolation(ChannelClosed):
+    """The other side sent a message that breaks the protocol: for the grader, learner code
+    wrote to the grading socket. Treated like the child going away: it cannot be trusted
+    to answer in step any more."""
 
 
 class ChannelTimeout(Exception):
@@ -37,12 +45,13 @@ class Channel:
         except OSError as error:
             raise ChannelClosed(str(error)) from None
 
-    def receive(self, timeout: float | None = None) -> Any:
+    def receive(self, timeout: float | None = None, decode: Callable[[bytes], Any] = json.loads) -> Any:
+        """The next message, parsed by *decode* (a ``messages`` schema on the grader's side)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         (length,) = _HEADER.unpack(self._read(_HEADER.size, deadline))
         if length > MAX_MESSAGE:
-            raise ChannelClosed(f"message of {length} bytes exceeds the {MAX_MESSAGE}-byte limit")
-        return json.loads(self._read(length, deadline))
+            raise ProtocolViolation(f"message of {length} bytes exceeds the {MAX_MESSAGE}-byte limit")
+        return decode(self._read(length, deadline))
 
     def _read(self, size: int, deadline: float | None) -> bytes:
         chunks = []

@@ -9,11 +9,13 @@ and returning the reply: a child process when grading, the kernel inside Jupyter
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from grader.engine import codec
+from grader.engine.stub_calls import ChatCall
 
 Backend = Callable[[dict], dict]
 
@@ -64,7 +66,14 @@ class Factory:
         self.name, self.kwargs = name, kwargs
 
 
-def make(factory: str, **kwargs: Any) -> Factory:
+GRADING_SIDE = {"chat_call": ChatCall}
+
+
+def make(factory: str, **kwargs: Any) -> Factory | ChatCall:
+    """An object for learner code: built on the grading side when a check measures its use
+    (``chat_call``: see ``stub_calls``), else by the learner's side (an SDK client)."""
+    if factory in GRADING_SIDE:
+        return GRADING_SIDE[factory](**kwargs)
     return Factory(factory, kwargs)
 
 
@@ -77,9 +86,22 @@ class LastCall:
 class Learner:
     """The ``nb`` fixture: attribute access reaches names defined by the notebook."""
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, stub: Any = None):
+        """*stub*: the stub LLM that grading-side calls (``make("chat_call")``) go to."""
         self._backend = backend
+        self.stub = stub
         self.last = LastCall()
+        self._calls: list[ChatCall] = []
+        self._network_time_scale: float | None = None
+
+    @contextmanager
+    def network_time_scaled(self, factor: float) -> Iterator[None]:
+        """Calls in the block see every socket timeout divided by *factor* (see ``network_time``)."""
+        self._network_time_scale = factor
+        try:
+            yield
+        finally:
+            self._network_time_scale = None
 
     def __getattr__(self, name: str) -> LearnerObject:
         if name.startswith("__"):
@@ -97,7 +119,11 @@ class Learner:
         return self._run({"op": "get", "target": {"name": name}})
 
     def _run(self, request: dict) -> Any:
+        if self._network_time_scale:
+            request = {**request, "network_time_scale": self._network_time_scale}
         reply = self._backend(request)
+        while "callback" in reply:  # learner code called a grading-side call: make its request
+            reply = self._backend(self.answer_callback(reply))
         if "missing" in reply:
             raise MissingDefinition(reply["missing"])
         self.last = LastCall(reply.get("sleeps", []), reply.get("output", ""))
@@ -113,26 +139,40 @@ class Learner:
         return LearnerObject(self, {"handle": marker["$handle"]}, marker.get("type", "?"),
                              marker.get("repr", ""))
 
+    def answer_callback(self, message: dict) -> dict:
+        """Run the grading-side call learner code asked for; the answer goes back as data."""
+        number = message["callback"]
+        if not 1 <= number <= len(self._calls):  # forged by learner code: it fails only its own call
+            return {"op": "callback_result", "value": {"transport_error": "disconnected"}}
+        return {"op": "callback_result", "value": self._calls[number - 1].invoke(self.stub)}
+
+    def _register(self, call: ChatCall) -> dict:
+        self._calls.append(call)
+        return {"$callback": len(self._calls), **call.wire()}
+
     def _encode(self, value: Any) -> Any:
         def keep(item: Any) -> int:
             raise TypeError(f"a check tried to pass a {type(item).__name__} to learner code; "
                             "only plain data, learner objects and make(...) can cross")
 
-        return codec.encode(_markers_to_data(value), keep, wire=True)
+        return codec.encode(_markers_to_data(value, self._register), keep, wire=True)
 
 
-def _markers_to_data(value: Any) -> Any:
-    """Turn learner objects and factories inside check arguments into their wire markers."""
+def _markers_to_data(value: Any, register: Callable[[ChatCall], dict]) -> Any:
+    """Turn learner objects, grading-side calls and factories inside check arguments into
+    their wire markers."""
     if isinstance(value, LearnerObject):
         return codec.Wire(value.marker())
+    if isinstance(value, ChatCall):
+        return codec.Wire(register(value))
     if isinstance(value, Factory):
         return codec.Wire({"$ref": value.name, "kwargs": codec.encode(value.kwargs, _no_objects)})
     if type(value) is list:
-        return [_markers_to_data(item) for item in value]
+        return [_markers_to_data(item, register) for item in value]
     if type(value) is tuple:
-        return tuple(_markers_to_data(item) for item in value)
+        return tuple(_markers_to_data(item, register) for item in value)
     if type(value) is dict:
-        return {key: _markers_to_data(item) for key, item in value.items()}
+        return {key: _markers_to_data(item, register) for key, item in value.items()}
     return value
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from grader.engine import isolation
-from grader.engine.protocol import Channel, ChannelClosed, ChannelTimeout, receive_with_fd
+from grader.engine.protocol import Channel, ChannelClosed, ChannelTimeout, ProtocolViolation, receive_with_fd
 
 if TYPE_CHECKING:
     from grader.stub.server import StubServer
@@ -90,6 +90,7 @@ def child_environment(workdir: Path, extra: dict[str, str]) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "GRADER_CHILD": "1",
+        "PYTHONHASHSEED": "0",  # set and dict-of-set order is the same in every run: the same grade
     }
     env.update(extra)
     return env
@@ -140,6 +141,7 @@ class ChildSession:
         self.process = (launcher or SpawnLauncher()).launch(child_sock, workdir, env)
         child_sock.close()
         self.channel = Channel(parent_sock)
+        self.cell_indices = frozenset(cell["index"] for cell in cells)
         self.output = _CappedReader(self.process.stdout, limits.output_bytes)
         self.alive = True
         self.ended_by, self.ended_detail = "", ""  # why it stopped answering checks, once it has
@@ -172,12 +174,21 @@ class ChildSession:
         return self.deadline - time.monotonic()
 
     def run_cells(self) -> CellsRun:
+        from grader.engine import messages  # imported (pydantic: ~0.3 s) while the child starts
+
         run = CellsRun()
         current: int | None = None
         while True:
             wait = min(self.limits.cell_seconds + GRACE_SECONDS, self._remaining())
             try:
-                event = self.channel.receive(timeout=max(wait, 0.01))
+                event = self.channel.receive(timeout=max(wait, 0.01), decode=messages.cell_event)
+                if event.get("index", current) not in self.cell_indices | {None}:
+                    raise ProtocolViolation(f"the notebook's process reported cell {event['index']}, which "
+                                            "it was not asked to run; learner code wrote to the grading socket")
+            except ProtocolViolation as violation:
+                self.kill()
+                run.stopped, run.stopped_in, run.detail = "crashed", current, str(violation)
+                return run
             except ChannelTimeout:
                 self.kill()
                 run.stopped, run.stopped_in = "timeout", current
@@ -224,10 +235,16 @@ class ChildSession:
         """Send one check operation and wait for its reply, within the call and notebook limits."""
         if not self.alive:
             raise ChildGone("the notebook's process is no longer running")
+        from grader.engine import messages
+
         wait = min(self.limits.call_seconds + GRACE_SECONDS, self._remaining())
         try:
             self.channel.send(message)
-            return self.channel.receive(timeout=max(wait, 0.01))
+            return self.channel.receive(timeout=max(wait, 0.01), decode=messages.reply)
+        except ProtocolViolation as violation:
+            self.kill()
+            self.ended_by, self.ended_detail = "crashed", str(violation)
+            raise ChildGone(self.ended_detail) from None
         except ChannelTimeout:
             self.kill()
             self.ended_by = "timeout"

@@ -10,26 +10,17 @@ learner's cells; inside Jupyter, ``check()`` uses one in the kernel itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import io
+import sys
 from typing import Any
 
-from grader.engine import codec
+from grader.engine import codec, network_time
+from grader.engine.callbacks import Ask, GraderCall
 from grader.engine.clock import CLOCK
+from grader.engine.deadline import Deadline, TimeLimit
 
 OUTPUT_LIMIT = 20_000
-
-
-class TimeLimit(BaseException):
-    """Raised inside learner code when it runs past its time limit (by a SIGALRM handler).
-
-    A BaseException so that ``except Exception`` in learner code does not swallow it.
-    """
-
-
-def raise_time_limit(signum: int, frame: Any) -> None:
-    raise TimeLimit()
 
 
 class MissingName(Exception):
@@ -67,27 +58,26 @@ def _async_openai_client(**kwargs: Any) -> Any:
     return openai.AsyncOpenAI(**kwargs)
 
 
-def _chat_call(request: dict, client: dict | None = None) -> Any:
-    """A zero-argument function making one chat completion: what a retry helper wraps."""
-    made = _openai_client(**(client or {"max_retries": 0}))
-    return lambda: made.chat.completions.create(**request)
-
-
-# Objects a check can ask the learner's side to build (they cannot cross as data).
+# Objects a check can ask the learner's side to build (they cannot cross as data). A call
+# whose attempts a check counts is not built here but on the grading side (``stub_calls``).
 FACTORIES = {
     "openai_client": _openai_client,
     "async_openai_client": _async_openai_client,
-    "chat_call": _chat_call,
 }
 
 
 class Workspace:
     def __init__(self, namespace: dict[str, Any], loop: asyncio.AbstractEventLoop | None = None,
-                 in_kernel: bool = False):
-        """*in_kernel*: running inside Jupyter, whose own threads must keep real time."""
+                 in_kernel: bool = False, call_timeout: float | None = None, ask: Ask | None = None):
+        """*in_kernel*: running inside Jupyter, where stopping the kernel must stop a check;
+        *call_timeout*: seconds each operation may take (interrupted by SIGALRM, main thread);
+        *ask*: sends a grading-side call's request to the grader and returns its answer."""
         self.namespace = namespace
+        self.ask = ask
         self.loop = loop
         self.in_kernel = in_kernel
+        self.call_timeout = call_timeout
+        self.deadline = Deadline()
         self._objects: dict[int, Any] = {}
 
     def keep(self, value: Any) -> int:
@@ -98,6 +88,10 @@ class Workspace:
     def _resolve(self, marker: dict) -> Any:
         if "$handle" in marker:
             return self._objects[marker["$handle"]]
+        if "$callback" in marker:
+            if self.ask is None:
+                raise RuntimeError("this workspace cannot reach the grader for a grading-side call")
+            return GraderCall(self.ask, marker)
         factory = FACTORIES[marker["$ref"]]
         return factory(**codec.decode(marker.get("kwargs", {"$dict": []}), self._resolve))
 
@@ -110,27 +104,48 @@ class Workspace:
         return self.namespace[name]
 
     def run(self, request: dict) -> dict:
-        """Perform one operation; never raises for anything learner code does."""
+        """Perform one operation; never raises for anything learner code does.
+
+        Everything that touches learner objects (the call, but also encoding the result,
+        which runs their ``__repr__``, and describing an exception, which runs its
+        ``__str__``) happens under the call's time limit.
+        """
         output = CappedText()
+        saved = sys.stdout, sys.stderr
+        with CLOCK.call() as sleeps:
+            try:
+                with self.deadline.limit(self.call_timeout):
+                    sys.stdout = sys.stderr = output
+                    reply = self._reply(request)
+            except TimeLimit:
+                reply = {"timeout": True}
+            finally:
+                sys.stdout, sys.stderr = saved
+        if "missing" not in reply:
+            reply["sleeps"] = list(sleeps)
+            reply["output"] = output.getvalue()
+        return reply
+
+    def _reply(self, request: dict) -> dict:
         try:
             target = self._target(request["target"])
         except MissingName as missing:
             return {"missing": str(missing)}
         try:
-            with (CLOCK.running_virtual(spare_existing_threads=self.in_kernel) as sleeps,
-                  contextlib.redirect_stdout(output), contextlib.redirect_stderr(output)):
+            with network_time.scaled(request.get("network_time_scale")):
                 value = self._perform(target, request)
         except TimeLimit:
-            reply = {"timeout": True}
+            raise
         except BaseException as error:  # learner code may raise anything, SystemExit included
-            if isinstance(error, KeyboardInterrupt):
-                raise
-            reply = {"raised": codec.describe_exception(error)}
-        else:
-            reply = {"value": codec.encode(value, self.keep)}
-        reply["sleeps"] = sleeps
-        reply["output"] = output.getvalue()
-        return reply
+            if self.in_kernel and isinstance(error, KeyboardInterrupt):
+                raise  # the learner pressed stop in Jupyter
+            return {"raised": codec.describe_exception(error)}
+        try:
+            return {"value": codec.encode(value, self.keep)}
+        except TimeLimit:
+            raise
+        except BaseException as error:  # e.g. a learner's __class__ property that raises
+            return {"raised": codec.describe_exception(error)}
 
     def _perform(self, target: Any, request: dict) -> Any:
         operation = request["op"]

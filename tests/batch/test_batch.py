@@ -122,6 +122,16 @@ def test_rerun_skips_unchanged_and_resubmission_keeps_history(graded, tmp_path, 
     assert history == [0, 3] and current.score == 3
     assert "learner002,3,3,3" in (out / "grades.csv").read_text()
 
+    shutil.copy(next((out / "unpacked").iterdir()) / "export" / "submitted" / "learner002" / "sample" /
+                "00_sample.ipynb", folder / "submitted" / "learner002" / "sample" / "00_sample.ipynb")
+    back = grade_batch(folder, out, jobs=1, limits=fast, stream=io.StringIO())
+    assert (back.graded, back.skipped) == (0, 4), "the first version was graded already"
+    book = Gradebook(out / "gradebook.sqlite")
+    current = next(row for row in book.rows() if row.learner == "learner002")
+    book.close()
+    assert current.score == 0, "going back to the first version makes it current again"
+    assert "learner002,0,3,0" in (out / "grades.csv").read_text()
+
 
 def test_export_regenerates_from_the_gradebook(graded):
     _, out, _ = graded

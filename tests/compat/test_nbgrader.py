@@ -16,7 +16,7 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
 CONFIG = """c = get_config()
 c.CourseDirectory.root = "."
 c.CourseDirectory.db_assignments = [dict(name="{name}")]
-c.CourseDirectory.db_students = [dict(id="solver"), dict(id="blank"), dict(id="partial")]
+c.CourseDirectory.db_students = [dict(id="solver"), dict(id="blank"), dict(id="partial"), dict(id="cheater")]
 """
 
 pytestmark = pytest.mark.slow
@@ -51,6 +51,11 @@ def test_generate_assignment_and_autograde_accept_our_notebooks(tmp_path, soluti
 
         (tmp_path / "submitted" / "partial" / name).mkdir(parents=True)
         (tmp_path / "submitted" / "partial" / name / solution.name).write_text(variant("empty_list"))
+    cheater = json.loads(released.read_text())  # unanswered, and pretends to be the grading child
+    cheater["cells"].insert(0, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                "source": "import os\nos.environ['GRADER_CHILD'] = '1'\n"})
+    (tmp_path / "submitted" / "cheater" / name).mkdir(parents=True)
+    (tmp_path / "submitted" / "cheater" / name / solution.name).write_text(json.dumps(cheater))
     nbgrader("autograde", name)
 
     from nbgrader.api import Gradebook
@@ -63,3 +68,4 @@ def test_generate_assignment_and_autograde_accept_our_notebooks(tmp_path, soluti
         if name == "00_sample":
             partial = gradebook.find_submission(name, "partial")
             assert 0 < partial.score < partial.max_score, (partial.score, partial.max_score)
+        assert gradebook.find_submission(name, "cheater").score == 0, "setting GRADER_CHILD earns nothing"

@@ -14,7 +14,7 @@ real_clock = clock._real_perf_counter  # time.perf_counter itself includes virtu
 
 @pytest.fixture
 def learner():
-    clock.install(virtual=False)
+    clock.install()
     source = """
 import time, asyncio
 
@@ -79,7 +79,7 @@ def test_exceptions_and_missing_names(learner):
 
 
 def test_real_sleeps_outside_checks():
-    clock.install(virtual=False)
+    clock.install()
     started = real_clock()
     time.sleep(0.05)
     asyncio.run(asyncio.sleep(0.05))
@@ -89,7 +89,7 @@ def test_real_sleeps_outside_checks():
 def test_in_a_kernel_threads_that_were_already_running_keep_real_time():
     import threading
 
-    clock.install(virtual=False)
+    clock.install()
     stop = threading.Event()
     poller_sleeps = []
 

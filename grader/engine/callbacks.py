@@ -1,0 +1,54 @@
+"""The learner's side of a grading-side call (see ``stub_calls``).
+
+A ``{"$callback": id, "kind": ..., ...}`` marker in a check's arguments becomes a
+:class:`GraderCall`. Calling it sends ``{"callback": id, ...}`` to the grader and waits for
+the result of the grader's one request; the raw exchange is then passed through the real
+SDK (over a transport that only replays it), so learner code gets a genuine
+``ChatCompletion``, or a genuine ``openai.RateLimitError`` with the server's headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Ask = Callable[[dict], dict]
+REPLAY_URL = "http://stub.grader/v1"
+
+
+class GraderCall:
+    """A zero-argument callable whose every call is one request made by the grader."""
+
+    def __init__(self, ask: Ask, marker: dict):
+        if marker.get("kind") != "chat_call":
+            raise ValueError(f"unknown grading-side call {marker.get('kind')!r}")
+        self._ask, self._id, self._request = ask, marker["$callback"], marker["request"]
+
+    def __call__(self) -> Any:
+        exchange = self._ask({"callback": self._id, "args": [], "kwargs": {"$dict": []}})["value"]
+        return _replay(self._request, exchange)
+
+    def __repr__(self) -> str:
+        return f"<chat completion call to {self._request.get('model', '?')}>"
+
+
+def _replay(request: dict, exchange: dict) -> Any:
+    import httpx2
+    import openai
+
+    class Replay(httpx2.BaseTransport):
+        def handle_request(self, sent: httpx2.Request) -> httpx2.Response:
+            error = exchange.get("transport_error")
+            if error == "timeout":
+                raise httpx2.ReadTimeout("The read operation timed out.", request=sent)
+            if error is not None:
+                raise httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=sent)
+            return httpx2.Response(exchange["status"], headers=exchange["headers"],
+                                   content=exchange["body"].encode(), request=sent)
+
+    client = openai.OpenAI(api_key="replayed", base_url=REPLAY_URL, max_retries=0,
+                           http_client=httpx2.Client(transport=Replay()))
+    try:
+        return client.chat.completions.create(**request)
+    finally:
+        client.close()

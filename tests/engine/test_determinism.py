@@ -1,0 +1,96 @@
+"""The same file always gets the same grade and the same feedback (issue 8).
+
+Correct and subtly wrong notebooks of both exercises are graded many times, from one
+zygote and from two zygotes grading in parallel (as ``grader grade --jobs 1/2`` does), and
+once from a fresh interpreter (as ``grader check`` does); every grading must agree.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from grader.engine.grade import grade_notebook
+from grader.engine.session import Limits
+from grader.engine.zygote import ZygoteLauncher
+from tests.exercises import mistakes
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMITS = Limits(cell_seconds=15, notebook_seconds=120, call_seconds=8, memory_mb=1024)
+ROUNDS = {"sample": 4, "api_hygiene": 2}
+
+pytestmark = pytest.mark.slow
+
+# Timing decides which answers come first, how many requests overlap; the learner's jitter is random.
+API_MISTAKES = ("results_out_of_order", "unbounded_gather", "ignores_retry_after")
+ONE_ELEMENT_WRONG = ("def mean(values):\n    if len(values) == 1:\n        return 0.0\n"
+                     "    return sum(values) / len(values) if values else 0.0\n")
+
+
+def sample_with_mean(source: str, path: Path) -> Path:
+    raw = json.loads((ROOT / "solutions" / "00_sample.ipynb").read_text())
+    for cell in raw["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "sample-mean-code":
+            cell["source"] = source
+    path.write_text(json.dumps(raw))
+    return path
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("determinism")
+    api = json.loads(mistakes.solution_path("api_hygiene").read_text())
+    return {
+        "sample correct": ROOT / "solutions" / "00_sample.ipynb",
+        "sample wrong for one element": sample_with_mean(ONE_ELEMENT_WRONG, directory / "one.ipynb"),
+        "api_hygiene correct": ROOT / "solutions" / "01_api_hygiene.ipynb",
+        **{f"api_hygiene {name}": _write(directory / f"{name}.ipynb", mistakes.apply(
+            api, name, mistakes.load("api_hygiene")[name])) for name in API_MISTAKES},
+    }
+
+
+def _write(path: Path, raw: dict) -> Path:
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def fingerprint(result) -> tuple:
+    """Everything a learner is told: status, seed, points and feedback of every part."""
+    return (result.status, result.seed, result.score,
+            tuple((part.id, part.points, tuple(part.feedback)) for part in result.parts))
+
+
+def grade_all(jobs: list[Path], workers: int) -> list[tuple]:
+    local, launchers = threading.local(), []
+
+    def grade(path: Path) -> tuple:
+        if not hasattr(local, "launcher"):
+            local.launcher = ZygoteLauncher()
+            launchers.append(local.launcher)
+        return fingerprint(grade_notebook(path, limits=LIMITS, launcher=local.launcher))
+
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(grade, jobs))
+    finally:
+        for launcher in launchers:
+            launcher.close()
+
+
+def test_every_grading_of_a_file_agrees(notebooks):
+    jobs = [path for name, path in notebooks.items() for _ in range(ROUNDS[name.split()[0]])]
+    by_workers = {workers: grade_all(jobs, workers) for workers in (1, 2)}
+    spawned = {path: fingerprint(grade_notebook(path, limits=LIMITS)) for path in notebooks.values()}
+    for name, path in notebooks.items():
+        seen = {fingerprint for workers in by_workers.values()
+                for job, fingerprint in zip(jobs, workers, strict=True) if job == path}
+        seen.add(spawned[path])
+        assert len(seen) == 1, f"{name} got {len(seen)} different results: {seen}"
+    scores = {name: spawned[path][2] for name, path in notebooks.items()}
+    assert scores["sample correct"] == 3 and scores["sample wrong for one element"] < 3, scores
+    assert scores["api_hygiene correct"] == 16, scores
+    assert all(scores[f"api_hygiene {name}"] < 16 for name in API_MISTAKES), scores
