@@ -9,7 +9,7 @@ job, and judging a run means comparing ``snapshot()`` with the expected state.
 
 from __future__ import annotations
 
-import copy
+import json
 import re
 import time
 from collections.abc import Callable
@@ -22,6 +22,11 @@ STATE_CHANGING = ("cancel_order", "refund_order")
 TOOL_NAMES = ("get_customer", "get_order", "list_orders", "search_kb", "cancel_order", "refund_order")
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of plain JSON data (several times faster than copy.deepcopy)."""
+    return json.loads(json.dumps(value))
+
+
 class SupportDesk:
     """A small shop's support back-end: ``SupportDesk(data)`` works on a copy of *data*.
 
@@ -30,7 +35,7 @@ class SupportDesk:
     """
 
     def __init__(self, data: dict, latency: dict[str, float] | None = None) -> None:
-        self.data = copy.deepcopy(data)
+        self.data = _copy(data)
         self.data.setdefault("refunds", [])
         self.latency = dict(latency or {})
 
@@ -63,7 +68,7 @@ class SupportDesk:
             order_id: The order's id, e.g. "ORD-10234".
         """
         self._wait("get_order")
-        return {"order_id": order_id, **copy.deepcopy(self._order(order_id))}
+        return {"order_id": order_id, **_copy(self._order(order_id))}
 
     def list_orders(self, customer_id: str, status: OrderStatus | None = None) -> list:
         """List a customer's orders, newest first.
@@ -133,7 +138,7 @@ class SupportDesk:
 
     def snapshot(self) -> dict:
         """The state a run is judged by: customers, orders and refunds (a copy)."""
-        return copy.deepcopy({key: self.data[key] for key in ("customers", "orders", "refunds")})
+        return _copy({key: self.data[key] for key in ("customers", "orders", "refunds")})
 
 
 class ScriptedApprover:

@@ -49,7 +49,7 @@ def _kb(rng: random.Random) -> tuple[list[dict], dict[str, str]]:
     return kb, facts
 
 
-def _data(rng: random.Random) -> dict:
+def _data(rng: random.Random, order_count: int) -> dict:
     customers, orders = {}, {}
     names = rng.sample([(f, last) for f in FIRST for last in LAST], 10)
     for i, (first, last) in enumerate(names):
@@ -57,7 +57,7 @@ def _data(rng: random.Random) -> dict:
         customers[customer_id] = {"name": f"{first} {last}",
                                   "email": f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@example.com",
                                   "tier": rng.choice(["standard", "standard", "gold"])}
-    order_ids = rng.sample(range(10000, 99999), 40)
+    order_ids = rng.sample(range(10000, 99999), order_count)
     for i, number in enumerate(order_ids):
         product, price = rng.choice(PRODUCTS)
         quantity = rng.choice([1, 1, 1, 2])
@@ -130,10 +130,10 @@ def _kb_task(rng: random.Random, data: dict, topic: str) -> dict:
     return {"kind": "policy", "user": KB_QUESTIONS[topic], "actions": [], "outputs": [data["facts"][topic]]}
 
 
-def make_world(seed: int | random.Random = 0, tasks: int = TASKS_PER_WORLD) -> dict:
-    """``{"data": ..., "tasks": [...]}``: a shop and *tasks* support tasks of every kind."""
+def make_world(seed: int | random.Random = 0, tasks: int = TASKS_PER_WORLD, orders: int = 40) -> dict:
+    """``{"data": ..., "tasks": [...]}``: a shop with *orders* orders and *tasks* support tasks of every kind."""
     rng = seed if isinstance(seed, random.Random) else random.Random(f"agentdesk:{seed}")
-    data = _data(rng)
+    data = _data(rng, orders)
     by_status: dict[str, list[str]] = {}
     for order_id, order in data["orders"].items():
         by_status.setdefault(order["status"], []).append(order_id)

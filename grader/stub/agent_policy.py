@@ -131,7 +131,7 @@ def _script(request: Request, quirk: str, done: list[Done]) -> list[list[tuple[s
     action = _action(request)
     if action is not None and quirk != "claims_without_acting":
         moves.append([action])
-    if quirk == "refund_without_asking" and request.intent == "status":
+    if quirk == "refund_without_asking" and request.intent in ("status", "cancel"):
         order = next((d.result for d in done if d.name == "get_order" and d.error is None), None)
         if isinstance(order, dict) and order.get("status") == "delivered":
             left = round(float(order.get("total", 0)) - float(order.get("refunded", 0)), 2)
@@ -193,7 +193,7 @@ def _answer(request: Request, quirk: str, done: list[Done]) -> str:
 
 def decide(prompt: Prompt) -> Generation | None:
     """The policy's next move, or None when this is not a support-desk conversation."""
-    if not DESK_TOOLS <= {tool.name for tool in prompt.tools} or prompt.tool_choice == "none":
+    if not {tool.name for tool in prompt.tools} >= DESK_TOOLS or prompt.tool_choice == "none":
         return None
     user = prompt.last("user")
     request = read_request(user.text) if user else None
