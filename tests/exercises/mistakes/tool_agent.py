@@ -47,7 +47,7 @@ MISTAKES = {
     'wrong_tool_call_id': Mistake(
         cell='agent-loop-code', part='agent-loop', feedback='sent a wrong tool_call_id',
         find='"tool_call_id": call.id,',
-        replace='"tool_call_id": calls[0].id,'),
+        replace='"tool_call_id": response.id,'),
     'no_step_limit': Mistake(
         cell='agent-loop-code', part='agent-loop', feedback='no step limit',
         find='    for step in range(1, max_steps + 1):\n',
@@ -61,7 +61,7 @@ MISTAKES = {
         find='        if not approve(name, arguments):\n',
         replace='        if name != "refund_order" and not approve(name, arguments):\n'),
     'refund_above_the_amount_paid': Mistake(
-        cell='agent-guardrails-code', part='agent-guardrails', feedback='let a refund above the amount paid run',
+        cell='agent-guardrails-code', part='agent-guardrails', feedback='let a refund above the amount paid',
         find='0 < amount <= left',
         replace='0 < amount <= order["total"]'),
     'trace_loses_failed_steps': Mistake(
