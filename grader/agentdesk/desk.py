@@ -75,7 +75,8 @@ class SupportDesk:
 
         Args:
             customer_id: The customer's id, e.g. "C-104".
-            status: Only orders with this status; all orders when left out.
+            status: Only orders with this status;
+                all orders when left out.
         """
         self._wait("list_orders")
         orders = [{"order_id": order_id, "status": order["status"], "total": order["total"]}
@@ -106,6 +107,9 @@ class SupportDesk:
         Args:
             order_id: The order's id, e.g. "ORD-10234".
             reason: Why the order is cancelled.
+
+        Returns:
+            The order and its new status.
         """
         self._wait("cancel_order")
         order = self._order(order_id)
@@ -119,9 +123,13 @@ class SupportDesk:
 
         Args:
             order_id: The order's id, e.g. "ORD-10234".
-            amount: The amount to refund, in dollars.
+            amount: The amount to refund, in dollars: at most what was paid,
+                less earlier refunds.
             reason: Why the money is refunded.
             note: A short note for the accounts team.
+
+        Returns:
+            The refund's id, the order and the amount refunded.
         """
         self._wait("refund_order")
         order = self._order(order_id)

@@ -15,6 +15,9 @@ from collections.abc import Callable
 
 from grader.agentdesk.desk import CANCELLABLE
 
+FIRST_REFUND_ID = "RF-0001"
+"""The id of the first refund a fresh desk makes: a refund task's answer must give it."""
+
 FIRST = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kemi", "Lars",
          "Mei", "Nadia", "Omar", "Priya"]
 LAST = ["Silva", "Okafor", "Novak", "Tanaka", "Moreau", "Haddad", "Berg", "Costa", "Ivanova", "Reyes"]
@@ -115,7 +118,7 @@ def _refund_task(rng: random.Random, data: dict, order_id: str, *, too_much: boo
     actions = [{"name": "refund_order", "arguments": {"order_id": order_id, "amount": amount, "reason": reason}}]
     kind = "refund" if allowed else "refund_refused"
     return {"kind": kind, "user": user, "actions": actions if allowed else [],
-            "outputs": [_money(amount)] if allowed else []}
+            "outputs": [_money(amount), FIRST_REFUND_ID] if allowed else []}
 
 
 KB_QUESTIONS = {

@@ -81,7 +81,9 @@ DESK_SCHEMAS: dict[str, dict] = {
                       "reason": _prop("string", "Why the order is cancelled.",
                                       enum=["customer_request", "duplicate", "fraud"])}),
     "refund_order": ("Refund part or all of an order to the customer's original payment method.",
-                     {"order_id": ORDER_ID, "amount": _prop("number", "The amount to refund, in dollars."),
+                     {"order_id": ORDER_ID,
+                      "amount": _prop("number", "The amount to refund, in dollars: at most what was paid, less "
+                                                "earlier refunds."),
                       "reason": _prop("string", "Why the money is refunded.",
                                       enum=["damaged", "late", "wrong_item", "other"]),
                       "note": _prop(["string", "null"], "A short note for the accounts team.")}),
@@ -592,6 +594,11 @@ def _check_tool_messages(stub: Any, before: int, calls: list[dict], results: lis
         c["id"] for c in calls], (
         f"After the model's tool calls, the next request had {assistant!r} where the assistant message with "
         "those tool_calls belongs.")
+    sent_calls = [(c.get("function", {}).get("name"), json.loads(c.get("function", {}).get("arguments") or "null"))
+                  for c in assistant["tool_calls"]]
+    assert sent_calls == [(c["name"], c["arguments"]) for c in calls], (
+        f"The assistant message sent back holds the calls {sent_calls}; send the model's own calls back "
+        "unchanged (each function's name and arguments).")
     assert [m.get("tool_call_id") for m in answers] == [c["id"] for c in calls], (
         f"The tool messages answer the call ids {[m.get('tool_call_id') for m in answers]}; expected one per "
         f"call, in order: {[c['id'] for c in calls]}.")
@@ -767,12 +774,15 @@ def _forbidden(data: dict, rng: random.Random) -> list[tuple[str, str, dict]]:
     cases = [
         ("a refund above the amount paid", "refund_order",
          {"order_id": delivered, "amount": round(left + rng.choice([0.01, 5.0, 50.0]), 2), "reason": "damaged"}),
-        ("a refund of nothing", "refund_order",
-         {"order_id": delivered, "amount": rng.choice([0, -5.0]), "reason": "other"}),
-        ("a refund of an order that was not delivered", "refund_order",
-         {"order_id": rng.choice(_orders(data, "pending", "processing", "shipped")), "amount": 1.0, "reason": "late"}),
-        ("cancelling an order that has shipped", "cancel_order",
-         {"order_id": rng.choice(_orders(data, "shipped", "delivered")), "reason": "customer_request"}),
+        ("a refund of nothing", "refund_order", {"order_id": delivered, "amount": 0, "reason": "other"}),
+        ("a negative refund", "refund_order",
+         {"order_id": delivered, "amount": -round(rng.uniform(1, 20), 2), "reason": "other"}),
+        *[(f"a refund of an order that is {status}, not delivered", "refund_order",
+           {"order_id": rng.choice(_orders(data, status)), "amount": 1.0, "reason": "late"})
+          for status in ("pending", "processing", "shipped")],
+        *[(f"cancelling an order that is {status}", "cancel_order",
+           {"order_id": rng.choice(_orders(data, status)), "reason": "customer_request"})
+          for status in ("shipped", "delivered")],
         ("a refund of an order that does not exist", "refund_order",
          {"order_id": f"ORD-{rng.randint(0, 9999):04d}", "amount": 1.0, "reason": "other"}),
     ]
@@ -962,7 +972,7 @@ def test_trace_saves_and_prints(nb, rng, quick):
     lines = [line for line in str(rendered).splitlines() if line.strip()]
     assert len(lines) >= len(steps), f"trace.render() gave {len(lines)} line(s) for {len(steps)} steps."
     failed = next(s for s in expected if s.get("error"))
-    assert failed["name"] in rendered and "error" in rendered.lower(), (
+    assert failed["name"] in rendered and "ERROR" in rendered, (
         "trace.render() does not show the failed tool call (its name and 'ERROR'): "
         f"{rendered[:300]!r}")
     assert str(expected[0]["prompt_tokens"]) in rendered, "trace.render() does not show the tokens of each model call."
@@ -982,7 +992,10 @@ def _tasks(world: dict, rng: random.Random, kinds: tuple[str, ...]) -> list[dict
       "desk.snapshot().")
 def test_expected_state(nb, rng):
     world = _world(rng)
-    for task in _tasks(world, rng, ("refund", "cancel", "refund_refused", "status", "refund")):
+    tasks = _tasks(world, rng, ("refund", "cancel", "refund_refused", "status", "refund"))
+    both = {**tasks[0], "id": "T99", "actions": tasks[0]["actions"] + tasks[1]["actions"],
+            "user": tasks[0]["user"] + " Also: " + tasks[1]["user"]}
+    for task in [*tasks, both]:
         got = nb.expected_state(task, world["data"])
         expected = run_actions(world["data"], task["actions"])
         assert got == expected, (
@@ -1005,7 +1018,7 @@ def _runs(world: dict, rng: random.Random) -> tuple[list[dict], list[dict], dict
     runs, verdicts = [], {}
     for task, (_, way) in zip(tasks, plan, strict=True):
         expected = run_actions(data, task["actions"])
-        said = "Sure. " + " and ".join(rng.choice([o.upper(), o.title(), o]) for o in task["outputs"])
+        said = "Sure. " + " and ".join(o.upper() for o in task["outputs"])  # any case will do
         said += f" ({_token(rng)})."
         run = {"task_id": task["id"], "state": expected, "answer": said, "error": None}
         verdict = ""
