@@ -114,6 +114,7 @@ def _schema_mistake(name: str, got: Any, expected: dict, strict: bool) -> str:
     params, wanted_params = function.get("parameters"), wanted["parameters"]
     if not isinstance(params, dict):
         return f"The schema of {name} has parameters {params!r}; expected a JSON Schema object."
+    params, wanted_params = _unordered(params), _unordered(wanted_params)
     required = params.get("required") if isinstance(params.get("required"), list) else []
     properties = params.get("properties") if isinstance(params.get("properties"), dict) else {}
     for param in wanted_params["required"]:
@@ -127,8 +128,6 @@ def _schema_mistake(name: str, got: Any, expected: dict, strict: bool) -> str:
                     "parameters with a default may be optional (in strict mode: nullable).")
     if strict and (problem := strict_schema_error(params)):
         return f"The schema of {name} breaks strict mode, and the API would reject it with a 400: {problem}"
-    params = {**params, "required": sorted(required)}
-    wanted_params = {**wanted_params, "required": sorted(wanted_params["required"])}
     if bool(function.get("strict")) != bool(wanted.get("strict")):
         return f"The schema of {name} has strict {function.get('strict')!r}; expected {bool(wanted.get('strict'))}."
     for key in ("name", "description"):
@@ -152,6 +151,17 @@ def _schema_mistake(name: str, got: Any, expected: dict, strict: bool) -> str:
                     + (" (in strict mode a parameter with a default is nullable)." if nullable and strict else "."))
         return f"{name}'s parameter {param!r} is {got_spec!r}; expected {spec!r} (its description from the docstring)."
     return f"The parameters of {name} are {params!r}; expected {wanted_params!r}."
+
+
+def _unordered(schema: Any) -> Any:
+    """*schema* with its ``required`` and ``enum`` lists sorted: their order means nothing (and typing
+    caches ``Literal`` types, so a Literal's order may come from an earlier, equal one)."""
+    if isinstance(schema, list):
+        return [_unordered(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {key: sorted(value, key=repr) if key in ("required", "enum") and isinstance(value, list)
+            else _unordered(value) for key, value in schema.items()}
 
 
 def _learner_schema(nb: Any, function: Any, name: str, **kwargs: Any) -> Any:
@@ -282,7 +292,7 @@ def _left_types(schema: Any) -> set[str]:
     """BFCL-only type names still present in a converted schema."""
     found: set[str] = set()
     if isinstance(schema, dict):
-        if schema.get("type") in bfcl.BFCL_JSON_TYPES:
+        if isinstance(schema.get("type"), str) and schema["type"] in bfcl.BFCL_JSON_TYPES:
             found.add(schema["type"])
         for value in schema.values():
             found |= _left_types(value)
