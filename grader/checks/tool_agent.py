@@ -249,8 +249,9 @@ def _pick_docs(rng: random.Random, count: int, *wanted: str | tuple[str, ...]) -
     chosen: list[int] = []
     for features in wanted:
         features = (features,) if isinstance(features, str) else features
-        candidates = set.intersection(*(set(index[f]) for f in features)) - set(chosen)
-        chosen.append(rng.choice(sorted(candidates)))
+        having = set.intersection(*(set(index[f]) for f in features))
+        if not having & set(chosen):  # an item chosen for another feature may have this one too
+            chosen.append(rng.choice(sorted(having)))
     rest = sorted(set(range(len(items))) - set(chosen))
     chosen += rng.sample(rest, max(count - len(chosen), 0))
     return [items[position] for position in chosen]
