@@ -53,7 +53,7 @@ class SupportDesk:
         """Look up a customer by email address.
 
         Args:
-            email: The customer's email address, e.g. "ana@example.com".
+            email (str): The customer's email address, e.g. "ana@example.com".
         """
         self._wait("get_customer")
         for customer_id, customer in self.data["customers"].items():

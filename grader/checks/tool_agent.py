@@ -837,34 +837,41 @@ def _usage(stub: Any, body: dict) -> int:
     return json.loads(stub.handle(request).body)["usage"]["total_tokens"]
 
 
+def _busy_model(stub: Any, rng: random.Random, order_id: str, token: str) -> None:
+    """A model that calls get_order a dozen times before it answers."""
+    steps = [{"tool_calls": [_call("get_order", {"order_id": order_id}, f"call_{i}_{token}")]} for i in range(12)]
+    stub.add_rule({"when": {"user_contains": token}, "steps": [*steps, {"content": "done"}]})
+
+
 @part("agent-loop", hint="Add up response.usage.total_tokens; before each model call, stop with "
       "stopped 'token_budget' once the total has reached max_total_tokens.")
 def test_token_budget(nb, stub, rng):
     data = _world(rng)["data"]
     order_id = rng.choice(_orders(data))
     token = _token(rng)
-    steps = [{"tool_calls": [_call("get_order", {"order_id": order_id}, f"call_{i}_{_token(rng, 8)}")]}
-             for i in range(12)]
-    stub.add_rule({"when": {"user_contains": token}, "steps": [*steps, {"content": "done"}]})
-    budget = rng.randint(1800, 3200)
-    result = _run(nb, stub, _conversation(rng, f"Watch order {order_id}. ref {token}"), _desk_tools(rng),
-                  nb.SupportDesk(data).tools(), f"max_total_tokens={budget}", max_steps=30, max_total_tokens=budget)
-    bodies = [r.body for r in _chat(stub)]
-    used, allowed = 0, 0
-    for body in bodies:
-        allowed += 1
-        used += _usage(stub, body)
-        if used >= budget:
-            break
-    made = len(bodies)
-    assert made <= allowed, (
+    messages = _conversation(rng, f"Watch order {order_id}. ref {token}")
+    tools, functions = _desk_tools(rng), nb.SupportDesk(data).tools()
+    _busy_model(stub, rng, order_id, token)
+    _run(nb, stub, messages, tools, functions, "A model that keeps calling tools", max_steps=4)
+    spent = [_usage(stub, r.body) for r in _chat(stub)[:4]]  # the same conversation costs the same again
+    calls = rng.randint(1, 3)
+    budget = sum(spent[:calls])  # reached exactly after `calls` model calls: the edge of the budget
+    stub.reset()
+    _busy_model(stub, rng, order_id, token)
+    result = _run(nb, stub, messages, tools, functions, f"max_total_tokens={budget}", max_steps=30,
+                  max_total_tokens=budget)
+    made = len(_chat(stub))
+    assert made <= calls + 1, (
         f"run_agent made {made} model calls with max_total_tokens={budget}, though the budget was used up after "
-        f"{allowed}: it ignored the token budget.")
-    assert made == allowed and result.get("stopped") == "token_budget", (
-        f"With max_total_tokens={budget}, run_agent made {made} model calls and returned stopped="
-        f"{result.get('stopped')!r}; expected {allowed} calls (stop once the total reaches the budget) and "
-        "stopped 'token_budget'.")
+        f"{calls}: it ignored the token budget.")
+    assert made == calls and result.get("stopped") == "token_budget", (
+        f"With max_total_tokens={budget}, which the first {calls} model call(s) use up exactly, run_agent made "
+        f"{made} model calls and returned stopped={result.get('stopped')!r}; stop once the total has reached "
+        "the budget (>=), with stopped 'token_budget'.")
     assert result.get("answer") is None, "A run stopped by the budget has no answer (None)."
+    assert result.get("steps") == calls and result.get("total_tokens") == budget, (
+        f"run_agent reported steps={result.get('steps')!r}, total_tokens={result.get('total_tokens')!r}; it made "
+        f"{calls} model call(s) using {budget} tokens (response.usage.total_tokens).")
 
 
 # -- part 5: the trace -------------------------------------------------------------------------
@@ -986,7 +993,9 @@ def test_trace_saves_and_prints(nb, rng, quick):
     assert failed["name"] in rendered and "ERROR" in rendered, (
         "trace.render() does not show the failed tool call (its name and 'ERROR'): "
         f"{rendered[:300]!r}")
-    assert str(expected[0]["prompt_tokens"]) in rendered, "trace.render() does not show the tokens of each model call."
+    for step in (expected[0], expected[-1]):
+        assert str(step["prompt_tokens"]) in rendered and str(step["completion_tokens"]) in rendered, (
+            "trace.render() does not show the tokens (prompt and completion) of each model call.")
 
 
 # -- part 6: evaluation by state ---------------------------------------------------------------
