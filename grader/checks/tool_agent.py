@@ -819,7 +819,10 @@ def test_only_allowed_arguments_run(nb, rng):
         assert desk.snapshot() == initial, (
             f"guard_tools let {story} run ({name}({arguments})): the shop's policy forbids it, whatever the "
             "model or the customer says.")
-        assert raised is not None, f"{story} ({name}) returned normally; raise GuardrailError."
+        assert raised is not None and raised.is_a("GuardrailError"), (
+            f"For {story} ({name}), the guarded tool "
+            + (f"raised {raised.type_name}: {raised.message[:120]}" if raised else "returned normally")
+            + "; raise GuardrailError with the reason, so the model can explain it to the customer.")
         assert not approver.asked, (
             f"guard_tools asked the customer to confirm {story} ({approver.asked[-1]}), which the policy forbids "
             "anyway: check the arguments first.")
