@@ -17,8 +17,6 @@ from typing import Any, Literal
 
 OrderStatus = Literal["pending", "processing", "shipped", "delivered", "cancelled"]
 CANCELLABLE = ("pending", "processing")
-REFUNDABLE = ("delivered",)
-STATE_CHANGING = ("cancel_order", "refund_order")
 TOOL_NAMES = ("get_customer", "get_order", "list_orders", "search_kb", "cancel_order", "refund_order")
 
 

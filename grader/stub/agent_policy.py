@@ -24,7 +24,6 @@ from grader.stub.conversation import Generation, Prompt, Tool, ToolCall
 DESK_TOOLS = frozenset({"get_order", "cancel_order", "refund_order", "search_kb"})
 QUIRKS = ("none",) * 7 + ("parallel",) * 4 + ("bad_json",) * 2 + ("wrong_type",) * 2 + ("unknown_tool",) + (
     "claims_without_acting",) * 2 + ("refund_without_asking",) * 2
-RECOVERABLE = frozenset({"none", "parallel", "bad_json", "wrong_type", "unknown_tool", "refund_without_asking"})
 
 _ORDER = re.compile(r"\bORD-\d{5}\b")
 _AMOUNT = re.compile(r"\$(\d+(?:\.\d{1,2})?)")
