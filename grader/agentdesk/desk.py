@@ -132,7 +132,7 @@ class SupportDesk:
         self._wait("refund_order")
         order = self._order(order_id)
         refund_id = f"RF-{len(self.data['refunds']) + 1:04d}"
-        amount = round(amount, 2)
+        amount = round(float(amount), 2)  # permissive, like many back-ends: "12.50" is taken
         self.data["refunds"].append({"refund_id": refund_id, "order_id": order_id, "amount": amount,
                                      "reason": reason, "note": note})
         order["refunded"] = round(order["refunded"] + amount, 2)

@@ -513,11 +513,13 @@ def test_bad_calls_become_observations(nb, rng, quick):
     initial = SupportDesk(data).snapshot()
     cases = _bad_calls(data, rng)
     rng.shuffle(cases)
-    for story, name, arguments, word in cases[:4] if quick else cases:
-        result = _result(nb, name, arguments, functions, tools, story)
+    results = []
+    for story, name, arguments, word in cases[:4] if quick else cases:  # first: was anything executed?
+        results.append((story, name, arguments, word, _result(nb, name, arguments, functions, tools, story)))
         if desk.snapshot() != initial:
             _fail(f"execute_tool_call executed {name} with {story} ({arguments}): it ran a tool with arguments "
                   "that do not validate. Validate against the tool's schema before calling it.")
+    for story, name, arguments, word, result in results:
         assert isinstance(result, dict) and isinstance(result.get("error"), str), (
             f"For {story} ({name} {arguments}), execute_tool_call returned {result!r}; return "
             "tool_error(...) so the model learns what went wrong.")
