@@ -73,11 +73,17 @@ def _chat_call(request: dict, client: dict | None = None) -> Any:
     return lambda: made.chat.completions.create(**request)
 
 
+def _chat_completion(request: dict, client: dict | None = None) -> Any:
+    """A real SDK ``ChatCompletion``, for learner code that reads responses."""
+    return _chat_call(request, client)()
+
+
 # Objects a check can ask the learner's side to build (they cannot cross as data).
 FACTORIES = {
     "openai_client": _openai_client,
     "async_openai_client": _async_openai_client,
     "chat_call": _chat_call,
+    "chat_completion": _chat_completion,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from grader.stub import booking_model
 from grader.stub.answerer import default_generation, string_hint
 from grader.stub.conversation import Generation, Prompt, completion_tokens
 from grader.stub.faults import Fault
@@ -16,7 +17,7 @@ REFUSAL = "I'm sorry, but I can't help with that request."
 
 def generate(prompt: Prompt, scenario: Scenario, fault: Fault | None = None) -> Generation:
     """The model's answer to ``prompt``: deterministic for a given scenario and fault."""
-    generation = scenario.decide(prompt) or default_generation(prompt)
+    generation = scenario.decide(prompt) or booking_model.answer(prompt) or default_generation(prompt)
     if fault is not None:
         generation = _apply_fault(generation, fault, prompt)
     return _limit(generation, prompt.max_tokens)
