@@ -559,7 +559,9 @@ def test_read_booking_is_lenient_only_about_wrapping(nb, rng):
     if error is not None:
         _fail(f"read_booking raised {error.type_name} ({error.message[:150]}) for a valid booking in a fence.")
     assert _dump(got) == booking, f"read_booking returned {_dump(got) or got!r} for {booking}."
-    for described, bad in rng.sample(_invalid_bookings(rng), 5):
+    invalid = _invalid_bookings(rng)
+    named = [case for case in invalid if case[0] in ("an extra key 'notes'", "no 'mentioned' key")]
+    for described, bad in named + rng.sample(invalid, 3):
         if _call(nb.Booking.model_validate, bad)[1] is None:
             continue  # Booking itself accepts it: part 1's mistake, judged there
         reply = rng.choice([json.dumps(bad), f"Sure! {json.dumps(bad)}", f"```json\n{json.dumps(bad)}\n```"])
@@ -571,25 +573,29 @@ def test_read_booking_is_lenient_only_about_wrapping(nb, rng):
 
 # -- part 4: the repair loop ------------------------------------------------------------------------
 
-def _bad_reply(rng: random.Random, booking: dict, marker: str) -> tuple[str, str, tuple[str, ...]]:
-    """(reply, what is wrong, words the error sent back must contain)."""
-    kind = rng.choice(["type", "enum", "json"])
+def _bad_reply(nb: Any, kind: str, booking: dict, marker: str) -> tuple[str, str, tuple[str, ...]]:
+    """(reply, what is wrong, words the error sent back must contain) for a bad reply of *kind*; a kind the
+    learner's Booking accepts (part 1's mistake, judged there) becomes cut-off JSON."""
     if kind == "type":
-        return json.dumps({**booking, "people": f"several-{marker}"}), "people is not an integer", ("people",)
-    if kind == "enum":
-        return (json.dumps({**booking, "mentioned": [f"party_size_{marker}"]}), "a value outside the Slot enum",
-                ("mentioned",))
-    return f"Booking {marker}: " + json.dumps(booking)[:-3], "cut-off JSON", ()
+        reply, described = {**booking, "people": f"several-{marker}"}, "people that is not an integer"
+        words: tuple[str, ...] = ("people",)
+    elif kind == "enum":
+        reply, described = {**booking, "mentioned": [f"party_size_{marker}"]}, "a value outside the Slot enum"
+        words = ("mentioned",)
+    if kind in ("type", "enum") and _call(nb.Booking.model_validate, reply)[1] is not None:
+        return json.dumps(reply), described, words
+    return f"Booking {marker}: " + json.dumps(booking)[:-3], "invalid JSON (cut off, after a sentence)", ()
 
 
-def _repair_setup(stub: Any, rng: random.Random, failures: int) -> tuple[str, dict, list[tuple[str, str, tuple]]]:
-    """Script *failures* bad replies, then the good one; each later rule is keyed on the previous marker."""
+def _repair_setup(nb: Any, stub: Any, rng: random.Random, kinds: list[str]) -> tuple[str, dict, list]:
+    """Script one bad reply per kind, then the good one; each later rule is keyed on the previous marker,
+    which the conversation holds once the previous reply was sent back."""
     token, text = _utterance(rng)
     booking = _booking(rng)
-    markers = [_token(rng, 6) for _ in range(failures)]
-    bad = [_bad_reply(rng, booking, marker) for marker in markers]
+    markers = [_token(rng, 6) for _ in kinds]
+    bad = [_bad_reply(nb, kind, booking, marker) for kind, marker in zip(kinds, markers, strict=True)]
     rules = [{"when": {"any_contains": [token, markers[-1]]}, "reply": {"content": json.dumps(booking)}}]
-    for index in range(failures - 1, 0, -1):
+    for index in range(len(kinds) - 1, 0, -1):
         rules.append({"when": {"any_contains": [token, markers[index - 1]]}, "reply": {"content": bad[index][0]}})
     rules.append({"when": {"any_contains": token}, "reply": {"content": bad[0][0]}})
     stub.add_rules(rules)
@@ -600,10 +606,10 @@ def _repair_setup(stub: Any, rng: random.Random, failures: int) -> tuple[str, di
       "'content': the reply} and {'role': 'user', 'content': REPAIR_PROMPT.format(error=error)} to the messages and "
       "call again; return (booking, attempt).")
 def test_repairs_by_sending_the_error_back(nb, stub, rng, quick):
-    for round_ in range(1 if quick else 2):
+    for kinds in [["json"], ["type", "enum"]][: 1 if quick else 2]:
         stub.reset()
-        failures = 1 if round_ == 0 else 2
-        text, booking, bad = _repair_setup(stub, rng, failures)
+        failures = len(kinds)
+        text, booking, bad = _repair_setup(nb, stub, rng, kinds)
         reference = _reference(rng).isoformat()
         response_format = rng.choice([{"type": "json_object"}, None])
         kwargs = {"response_format": response_format} if response_format else {}
@@ -616,8 +622,9 @@ def test_repairs_by_sending_the_error_back(nb, stub, rng, quick):
             if len(sent) > 1 and not any(m["role"] == "assistant" for m in sent[1].body.get("messages", [])):
                 _fail(f"After a reply with {described}, extract_with_repair asked again without sending the reply "
                       "and the error back, so the model made the same mistake again. Append the reply and the error.")
-            _fail(f"After {described}, extract_with_repair raised {error.type_name} ({error.message[:150]}) after "
-                  f"{len(sent)} request(s); the model answers correctly once it sees its error.")
+            _fail(f"After a reply with {described}, extract_with_repair raised {error.type_name} "
+                  f"({error.message[:150]}) after {len(sent)} request(s): it did not repair it. The model answers "
+                  "correctly once it sees its error.")
         assert len(sent) == failures + 1, (
             f"{failures} bad repl{'y' if failures == 1 else 'ies'} then a good one took {len(sent)} requests.")
         assert isinstance(got, (tuple, list)) and len(got) == 2, (
@@ -648,11 +655,13 @@ def test_repairs_by_sending_the_error_back(nb, stub, rng, quick):
 @part("so-repair", weight=1.5, hint="Loop `for attempt in range(1, max_attempts + 1)`, collect "
       "f'{type(error).__name__}: {error}' each time, and raise ExtractionFailed(errors) after the loop.")
 def test_gives_up_with_every_error(nb, stub, rng):
-    max_attempts = rng.randint(1, 4)
-    token, text = _utterance(rng)
-    booking = _booking(rng, full=True)
-    stub.add_rule({"when": {"any_contains": token},
-                   "reply": {"content": json.dumps({**booking, "people": f"lots {_token(rng, 4)}"})}})
+    for max_attempts in (rng.randint(2, 4), 1):
+        stub.reset()
+        _gives_up_after(nb, stub, rng, max_attempts)
+
+
+def _gives_up_after(nb: Any, stub: Any, rng: random.Random, max_attempts: int) -> None:
+    text, _, _ = _repair_setup(nb, stub, rng, ["json"] * (max_attempts + 5))  # right only much later
     client = make("openai_client", max_retries=0, timeout=5)
     got, error = _call(nb.extract_with_repair, client, text, reference_date=_reference(rng).isoformat(), model=MODEL,
                        max_attempts=max_attempts)
@@ -667,7 +676,7 @@ def test_gives_up_with_every_error(nb, stub, rng):
     assert error.is_a("ExtractionFailed"), (
         f"On giving up, extract_with_repair raised {error.type_name} ({error.message[:150]}); raise "
         "ExtractionFailed(errors) with every error seen.")
-    seen = error.message.count("ValidationError: ")
+    seen = error.message.count("InvalidReply: ")
     assert seen == max_attempts and f"after {max_attempts} attempt" in error.message, (
         f"ExtractionFailed says {error.message[:300]!r}: it should hold all {max_attempts} errors "
         "('<ErrorType>: <message>' each), not only the last.")
