@@ -10,6 +10,7 @@ works, and judges only its own part's behaviour when it does not.
 
 from __future__ import annotations
 
+import calendar
 import copy
 import json
 import math
@@ -236,6 +237,9 @@ def _random_schema(rng: random.Random, depth: int = 0) -> dict:
         else:
             sub = {"type": "string", "minLength": 1, "pattern": "^[a-z]+$", "default": "x"}
         properties[name] = sub
+    if depth == 0:
+        properties["extra"] = rng.choice([{"type": "object", "description": "free-form"},
+                                          {"properties": {"k": {"type": "string"}}, "required": ["k"]}])
     schema: dict[str, Any] = {"type": "object", "properties": properties, "title": f"Thing{depth}"}
     required = [name for name in names if rng.random() < 0.5]
     if required:
@@ -376,6 +380,11 @@ def test_booking_format_is_accepted_and_strict(nb, stub, rng):
         f"The API refuses booking_format() with a 400: Invalid schema for response_format 'booking': {problem}")
     assert sorted(schema.get("properties", {})) == sorted([*FIELDS, "mentioned"]), (
         f"The booking schema has properties {sorted(schema.get('properties', {}))}; it needs the six Booking fields.")
+    undescribed = [name for name, sub in schema["properties"].items()
+                   if not (sub.get("description") or any(o.get("description") for o in sub.get("anyOf", [])))]
+    assert not undescribed, (
+        f"The booking schema has no description for {undescribed}: the model reads the descriptions; say what "
+        "each field holds (and in which format).")
     for booking in (_booking(rng, full=True), _booking(rng), {**dict.fromkeys(FIELDS), "mentioned": []}):
         assert _validates(schema, booking), f"The booking schema rejects the valid booking {booking}."
     base = _booking(rng, full=True)
@@ -415,11 +424,11 @@ def _format_is_usable(nb: Any) -> bool:
       "'length' (raise Truncated), and only then return message.content.")
 def test_reply_text_handles_refusal_and_truncation(nb, stub, rng):
     booking = _booking(rng, full=True)
-    text = json.dumps(booking)
+    text = json.dumps(booking, indent=rng.choice([None, 2])) + "\n"
     got, error = _call(nb.reply_text, _completion(stub, rng, {"content": text}))
     if error is not None:
         _fail(f"reply_text raised {error.type_name} ({error.message[:150]}) for a complete reply {text}.")
-    assert got == text, f"reply_text returned {got!r} for a complete reply; expected its content {text!r}."
+    assert got == text, f"reply_text returned {got!r} for a complete reply; expected its content as it is, {text!r}."
     refusal = f"I'm sorry, I can't help with booking {_token(rng, 5)}."
     got, error = _call(nb.reply_text, _completion(stub, rng, {"refusal": refusal}))
     assert error is not None, (
@@ -509,6 +518,7 @@ def _wrappings(text: str) -> list[tuple[str, str]]:
         ("a bare ``` fence after a sentence", f"Here you go:\n```\n{text}\n```\nAnything else?"),
         ("a sentence before the object", f"Sure! Here is the booking: {text}"),
         ("a sentence before and after the object", f"Extracted:\n{text}\nLet me know if you need more."),
+        ("the object first, then a sentence", f"{text}\nLet me know if you need anything else."),
     ]
 
 
@@ -526,6 +536,12 @@ def test_extract_json_finds_the_object(nb, rng, quick):
                 f"extract_json changed the JSON in {described}: from {reply!r} it returned {got!r}, expected "
                 f"{value!r}. A regex that strips fences or cuts at a '}}' eats valid JSON (backticks and braces "
                 "inside strings, nested objects); find the JSON, never edit it.")
+    plain = {"note": _token(rng), "count": rng.randint(1, 99), "inner": {"ok": True}}  # no backticks inside
+    reply = f"```\n{{not json}}\n```\nThe JSON:\n```json\n{json.dumps(plain)}\n```"
+    got, error = _call(nb.extract_json, reply)
+    assert error is None and got == plain, (
+        f"extract_json({reply!r}) {'raised ' + error.type_name if error else 'returned ' + repr(got)}; the first "
+        f"fence holds no JSON object, so the answer is the JSON in the second: {plain!r}.")
 
 
 @part("so-lenient", weight=1.5, hint="If no candidate parses as a JSON object, raise InvalidReply; never eval, "
@@ -743,7 +759,7 @@ def _cleaned(text: str) -> str:
 
 def _spaced(rng: random.Random, text: str) -> str:
     text = rng.choice([text, text.upper(), text.title(), text.lower()])
-    return rng.choice(["", " ", "  "]) + text + rng.choice(["", " ", ".", " \n"])
+    return rng.choice(["", " ", "  "]) + text + rng.choice(["", " ", ".", ",", " \n"])
 
 
 def _date_forms(rng: random.Random, reference: date) -> list[tuple[str, date]]:
@@ -767,6 +783,10 @@ def _date_forms(rng: random.Random, reference: date) -> list[tuple[str, date]]:
         (f"in {n} days", reference + timedelta(days=n)),
         (f"{WORDS[n]} days from now", reference + timedelta(days=n)),
     ]
+    for day, suffix in ((rng.choice([1, 21, 31]), "st"), (rng.choice([2, 22]), "nd"), (rng.choice([3, 23]), "rd")):
+        month = rng.randint(1, 12)
+        if day <= calendar.monthrange(target.year, month)[1]:
+            forms.append((f"{day}{suffix} of {MONTHS[month - 1]} {target.year}", date(target.year, month, day)))
     upcoming = reference + timedelta(days=rng.randint(1, 300))
     passed = reference - timedelta(days=rng.randint(1, 300))
     for when in (reference, upcoming, passed, reference - timedelta(days=1)):  # no year: on or after the reference
@@ -821,7 +841,8 @@ def _time_forms(rng: random.Random) -> list[tuple[str, str]]:
         (f"at {morning}:{minute:02d} am", f"{morning:02d}:{minute:02d}"),
         ("12am", "00:00"), ("12 pm", "12:00"), ("12:30am", "00:30"), ("12:45 p.m.", "12:45"),
         ("noon", "12:00"), ("midday", "12:00"), ("midnight", "00:00"),
-        ("24:00", SAME), ("13pm", SAME), ("7:60", SAME), ("around eightish", SAME),
+        ("24", SAME), ("25:00", SAME), ("13pm", SAME), ("7:60", SAME), ("around eightish", SAME),
+        (f"{morning}:59", f"{morning:02d}:59"),
         (None, None), (" ", None),
     ]
 
@@ -893,9 +914,9 @@ def _evaluation_set(rng: random.Random, reference: date, size: int) -> tuple[lis
         truth = {field: value for field, value in _booking(rng).items() if field != "mentioned"}
         if rng.random() < 0.3:
             truth["date"] = (reference + timedelta(days=1)).isoformat()
-        kind = ["exact", "failed", "empty", "wrong"][index] if index < 4 else rng.choice(
+        kind = ["exact", "failed", "empty", "wrong", "failed-empty"][index] if index < 5 else rng.choice(
             ["exact", "exact", "wrong", "missing", "extra", "failed"])
-        if kind == "empty":
+        if kind in ("empty", "failed-empty"):
             truth = dict.fromkeys(FIELDS)
         guess: dict | None = dict(truth)
         if kind == "wrong":
@@ -909,7 +930,7 @@ def _evaluation_set(rng: random.Random, reference: date, size: int) -> tuple[lis
             if empty:
                 field = rng.choice(empty)
                 guess[field] = {"people": 2, "date": "2030-02-02", "time": "12:00"}.get(field, "Ann")
-        if kind == "failed":
+        if kind.startswith("failed"):
             guess = None
         else:
             guess = {field: _surface(rng, field, value, reference) for field, value in guess.items()}
@@ -1024,7 +1045,8 @@ def test_empty_cases_do_not_divide_by_zero(nb, rng):
     some_gold = [{field: value for field, value in _booking(rng, full=True).items() if field != "mentioned"}
                  for _ in range(size)]
     cases = [("no gold values and no predictions", empty, nothing, 1.0),
-             ("gold values but every extraction failed", some_gold, [None] * size, 0.0)]
+             ("gold values but every extraction failed", some_gold, [None] * size, 0.0),
+             ("no gold values and every extraction failed", empty, [None] * size, 0.0)]
     for described, gold, predicted, exact in cases:
         got, error = _call(nb.evaluate, gold, predicted, [1] * size, "2018-04-11")
         if error is not None:
