@@ -842,7 +842,7 @@ def _time_forms(rng: random.Random) -> list[tuple[str, str]]:
         ("12am", "00:00"), ("12 pm", "12:00"), ("12:30am", "00:30"), ("12:45 p.m.", "12:45"),
         ("noon", "12:00"), ("midday", "12:00"), ("midnight", "00:00"),
         ("24", SAME), ("25:00", SAME), ("13pm", SAME), ("7:60", SAME), ("around eightish", SAME),
-        (f"{morning}:59", f"{morning:02d}:59"),
+        (f"{morning % 10 or 7}:59", f"{morning % 10 or 7:02d}:59"),  # one digit: a rejected :59 would show
         (None, None), (" ", None),
     ]
 
