@@ -228,7 +228,8 @@ def _random_schema(rng: random.Random, depth: int = 0) -> dict:
             if rng.random() < 0.5:
                 sub["uniqueItems"] = True
         elif roll < 0.55:
-            sub = {"anyOf": [{"type": "string", "maxLength": 30}, {"type": "null"}], "default": None}
+            sub = rng.choice([{"anyOf": [{"type": "string", "maxLength": 30}, {"type": "null"}], "default": None},
+                              {"type": ["string", "null"], "description": "already nullable"}])
         elif roll < 0.7:
             sub = {"type": "integer", "minimum": rng.randint(0, 3), "maximum": rng.randint(10, 99),
                    "description": f"a number {_token(rng, 3)}"}
@@ -238,6 +239,7 @@ def _random_schema(rng: random.Random, depth: int = 0) -> dict:
             sub = {"type": "string", "minLength": 1, "pattern": "^[a-z]+$", "default": "x"}
         properties[name] = sub
     if depth == 0:
+        properties["maybe"] = {"type": ["integer", "null"]}  # optional, and already nullable: no wrapping
         properties["extra"] = rng.choice([{"type": "object", "description": "free-form"},
                                           {"properties": {"k": {"type": "string"}}, "required": ["k"]}])
     schema: dict[str, Any] = {"type": "object", "properties": properties, "title": f"Thing{depth}"}
@@ -839,7 +841,7 @@ def _time_forms(rng: random.Random) -> list[tuple[str, str]]:
         (f"{hour - 12}:{minute:02d}{rng.choice(['pm', ' PM', 'p.m'])}", f"{hour:02d}:{minute:02d}"),
         (f"{morning}{rng.choice(['am', ' am', 'a.m.'])}", f"{morning:02d}:00"),
         (f"at {morning}:{minute:02d} am", f"{morning:02d}:{minute:02d}"),
-        ("12am", "00:00"), ("12 pm", "12:00"), ("12:30am", "00:30"), ("12:45 p.m.", "12:45"),
+        ("12am", "00:00"), ("12 pm", "12:00"), ("12:30am", "00:30"), ("12:45 p.m.", "12:45"), ("1pm", "13:00"),
         ("noon", "12:00"), ("midday", "12:00"), ("midnight", "00:00"),
         ("24", SAME), ("25:00", SAME), ("13pm", SAME), ("7:60", SAME), ("around eightish", SAME),
         (f"{morning % 10 or 7}:59", f"{morning % 10 or 7:02d}:59"),  # one digit: a rejected :59 would show
@@ -861,7 +863,7 @@ def test_times_compare_equal_however_they_were_written(nb, rng):
       "digits or NUMBER_WORDS. names: ' '.join(value.split()).title().")
 def test_people_and_names(nb, rng):
     n, m = rng.randint(2, 20), rng.randint(21, 49)
-    people = [(n, n), (m, m), (str(m), m), (WORDS[n], n), (f"{n} people", n), (f"table for {WORDS[n]}", n),
+    people = [(n, n), (m, m), (-n, -n), (str(m), m), (WORDS[n], n), (f"{n} people", n), (f"table for {WORDS[n]}", n),
               (f"a party of {n}", n), (f"group of {WORDS[n]} guests", n), (f"{WORDS[n]} of us", n),
               ("1 person", 1), (f"{n} adults", n), (None, None), ("  ", None), ("a handful", SAME)]
     cases = []
