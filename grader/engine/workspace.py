@@ -58,11 +58,18 @@ def _async_openai_client(**kwargs: Any) -> Any:
     return openai.AsyncOpenAI(**kwargs)
 
 
+def _chat_completion(request: dict, client: dict | None = None) -> Any:
+    """A real SDK ``ChatCompletion``, for learner code that reads responses (what it is given,
+    not what a check measures, so it may be made here)."""
+    return _openai_client(**(client or {"max_retries": 0})).chat.completions.create(**request)
+
+
 # Objects a check can ask the learner's side to build (they cannot cross as data). A call
 # whose attempts a check counts is not built here but on the grading side (``stub_calls``).
 FACTORIES = {
     "openai_client": _openai_client,
     "async_openai_client": _async_openai_client,
+    "chat_completion": _chat_completion,
 }
 
 

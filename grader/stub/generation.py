@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from grader.stub import agent_policy, reasoning
+from grader.stub import agent_policy, booking_model, reasoning
 from grader.stub.answerer import default_generation, string_hint
 from grader.stub.conversation import Generation, Prompt, completion_tokens, prompt_tokens
 from grader.stub.faults import Fault
@@ -18,7 +18,8 @@ REFUSAL = "I'm sorry, but I can't help with that request."
 def decide(prompt: Prompt, scenario: Scenario, fault: Fault | None = None) -> Generation:
     """What the model means to say: a scenario rule or the default answer, with a content fault
     (deterministic for a given scenario and fault; ``choices.py`` then finishes each choice)."""
-    generation = scenario.decide(prompt) or agent_policy.decide(prompt) or default_generation(prompt)
+    generation = (scenario.decide(prompt) or booking_model.answer(prompt) or agent_policy.decide(prompt)
+                  or default_generation(prompt))
     if fault is not None:
         generation = _apply_fault(generation, fault, prompt)
     return generation

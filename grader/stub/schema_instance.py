@@ -135,10 +135,18 @@ def violating_instance(schema: dict | None, hint: StringHint | None = None) -> A
     return {"unexpected": value} if not isinstance(value, dict) else ["not", "an", "object"]
 
 
+UNSUPPORTED_KEYWORDS = frozenset({
+    "minLength", "maxLength", "patternProperties", "propertyNames", "minProperties", "maxProperties",
+    "unevaluatedProperties", "unevaluatedItems", "contains", "minContains", "maxContains", "uniqueItems",
+    "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
+})
+"""Keywords the real API refuses in a strict schema ("... 'minLength' is not permitted.")."""
+
+
 def strict_schema_error(schema: Any) -> str | None:
     """The real API's complaint about a ``strict: true`` schema, or None if it follows the rules:
     the root is an object; every object lists all its properties in ``required`` and sets
-    ``additionalProperties: false``."""
+    ``additionalProperties: false``; no keyword strict mode does not support is used."""
     if not isinstance(schema, dict):
         return "schema must be a JSON Schema of 'type: \"object\"'."
     root_type = _resolve(schema, schema).get("type")
@@ -156,6 +164,9 @@ def _strict_walk(node: Any, context: tuple[str, ...]) -> str | None:
     if not isinstance(node, dict):
         return None
     where = f"In context={context}, "
+    unsupported = [key for key in node if key in UNSUPPORTED_KEYWORDS]
+    if unsupported:
+        return where + f"'{unsupported[0]}' is not permitted."
     is_object = node.get("type") == "object" or (isinstance(node.get("type"), list) and "object" in node["type"])
     if is_object or "properties" in node:
         if node.get("additionalProperties") is not False:
