@@ -51,3 +51,14 @@ def test_exercise_names_and_part_ids_are_unique_across_the_kit():
     assert set(exercises) == set(known_exercises()), "every checks module has a notebook and vice versa"
     part_ids = [part for exercise in exercises for part in load_checks(exercise)]
     assert len(part_ids) == len(set(part_ids)), "check('part') must find one part whichever notebook calls it"
+
+
+def test_checks_read_the_same_under_pytest():
+    """pytest rewrites the asserts of an installed plugin's package (the kit's pytest plugin makes
+    `grader` one), which would append its own diff, with values from this run, to every message."""
+    import importlib
+    import inspect
+
+    for exercise in ["__init__", *known_exercises()]:
+        module = importlib.import_module("grader.checks" + ("" if exercise == "__init__" else f".{exercise}"))
+        assert "PYTEST_DONT_REWRITE" in (inspect.getdoc(module) or ""), f"add PYTEST_DONT_REWRITE to {module.__name__}"

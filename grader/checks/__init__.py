@@ -5,6 +5,8 @@ learner's side to build an object (e.g. ``make("openai_client", max_retries=0)``
 ``make("chat_call", ...)`` runs on the grading side, one request per call), and
 ``LearnerRaised`` is what a check catches when learner code raises, and ``kind(value)``
 names a returned value's type as the learner wrote it.
+
+PYTEST_DONT_REWRITE: feedback is the assert message as written, under pytest too.
 """
 
 from grader.engine.checks import part

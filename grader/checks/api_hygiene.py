@@ -4,6 +4,8 @@ Verdicts come from the stub's request log wherever possible (how many requests a
 their statuses, timeouts and overlap), and waits from the virtual clock (``nb.last.sleeps``),
 so a backoff of minutes is checked in milliseconds. Every input is drawn from ``rng``, so
 an answer hard-coded for one run fails the next.
+
+PYTEST_DONT_REWRITE: feedback is the assert message as written, under pytest too.
 """
 
 from __future__ import annotations

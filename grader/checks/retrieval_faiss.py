@@ -6,6 +6,8 @@ nearest neighbours with numpy, metrics with :mod:`grader.metrics`, and the appro
 index's work with FAISS's distance counters on a copy of the learner's index deserialised
 in this process. Inputs come from ``rng``: a shuffled sample of SciFact abstracts and
 claims, random vectors, random limits; the edge cases each part is about are always in.
+
+PYTEST_DONT_REWRITE: feedback is the assert message as written, under pytest too.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 It has one pure-Python part and one that calls the LLM, decided from the stub's request
 log (kept in the grading process, out of the learner code's reach).
+
+PYTEST_DONT_REWRITE: feedback is the assert message as written, under pytest too.
 """
 
 from __future__ import annotations

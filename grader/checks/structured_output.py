@@ -6,6 +6,8 @@ what reached the API comes from the stub's request log. Inputs are drawn from ``
 bookings, schemas, JSON documents, dates and phrasings, always with the edge cases included.
 Where a part builds on another part's function, a check first asks whether that function
 works, and judges only its own part's behaviour when it does not.
+
+PYTEST_DONT_REWRITE: feedback is the assert message as written, under pytest too.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ come from the stub's request log (it answers a broken conversation with the real
 the model's moves from scenario rules or the stub's agent policy, tool latencies from the
 virtual clock. Expected schemas, states and verdicts are computed here, from the BFCL documents
 and by replaying a task's actions on the kit's own desk.
+
+PYTEST_DONT_REWRITE: feedback is the assert message as written, under pytest too.
 """
 
 from __future__ import annotations
