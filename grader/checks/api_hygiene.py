@@ -186,7 +186,7 @@ HELD_REPLY = 2.0  # seconds the stub holds the reply: far longer than the timeou
 
 def _assert_gives_up_after_the_timeout(nb: Any, stub: Any, rng: random.Random, base_url: str) -> None:
     """Behaviour, not a header: with a short settings.timeout, a slow reply must be abandoned."""
-    timeout = round(rng.uniform(0.2, 0.4), 2)
+    timeout = round(rng.uniform(0.1, 0.2), 2)
     settings = nb.Settings(api_key=stub.api_key, base_url=base_url, model=MODEL, timeout=timeout)
     client = nb.make_client(settings, max_retries=0)
     stub.queue_fault("delay", seconds=HELD_REPLY)
@@ -225,9 +225,9 @@ def test_retries_transient_errors(nb, stub, rng, quick):
     for trial in range(trials):
         faults = [rng.choice(TRANSIENT) for _ in range(rng.randint(1, 3))]
         client = {}
-        if trial == trials - 1:  # one trial with a read timeout (costs 0.5 s of real time; shorter,
+        if trial == trials - 1:  # one trial with a read timeout (costs 0.3 s of real time; shorter,
             faults[rng.randrange(len(faults))] = ("timeout", {}, "a timeout")  # and a loaded machine
-            client = {"timeout": 0.5}  # could time out a good answer too)
+            client = {"timeout": 0.3}  # could time out a good answer too)
         stub.reset()
         for kind, params, _ in faults:
             stub.queue_fault(kind, **params)
@@ -727,7 +727,7 @@ def test_requests_in_flight_are_bounded(nb, stub, rng):
     prompts, answers = _prompts(stub, rng, count)
     # The first `limit` answers are slow enough to overlap even on a loaded machine, so a correct
     # answer_all reaches `limit` in flight (and an unbounded one more) whatever the scheduling.
-    stub.queue_fault("delay", limit, seconds=0.4)
+    stub.queue_fault("delay", limit, seconds=0.2)
     stub.queue_fault("delay", count - limit, seconds=0.03)
     results = _answer_all(nb, prompts, limit)
     _check_results(results, prompts, answers)
@@ -747,8 +747,8 @@ def test_requests_in_flight_are_bounded(nb, stub, rng):
 def test_results_are_in_input_order(nb, stub, rng):
     count, limit = rng.randint(8, 12), rng.randint(2, 4)
     prompts, answers = _prompts(stub, rng, count)
-    for i in range(count):  # the first requests to arrive answer last, 25 ms apart (more than a loaded
-        stub.queue_fault("delay", seconds=0.025 * (count - i))  # machine's jitter, so order is never luck)
+    for i in range(count):  # the first requests to arrive answer last, 15 ms apart (more than a loaded
+        stub.queue_fault("delay", seconds=0.015 * (count - i))  # machine's jitter, so order is never luck)
     results = _answer_all(nb, prompts, limit)
     _check_results(results, prompts, answers)
     got = [result["answer"] for result in results]
