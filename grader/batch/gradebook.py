@@ -56,8 +56,14 @@ SELECT results.* FROM results WHERE id IN (
 """
 
 
+def _objects_of(schema: str) -> frozenset[tuple[str, str]]:
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        db.executescript(schema)
+        return frozenset(db.execute("SELECT type, name FROM sqlite_master"))
+
+
 # Everything SCHEMA creates; anything else in the file was put there by someone else.
-KNOWN_OBJECTS = {("table", "results"), ("index", "sqlite_autoindex_results_1")}
+KNOWN_OBJECTS = _objects_of(SCHEMA)
 
 
 class GradebookBusy(Exception):

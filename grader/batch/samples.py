@@ -115,13 +115,53 @@ DEMO_LEARNERS = {
 TRUNCATED_LEARNER, STRAY_FILE = "lena", "mo/answers.txt"
 
 
+# Learners who hand in every other exercise of the kit: the solution, the blank exercise, or
+# the solution with the n-th of its demo mistakes (one common mistake, in a part of its own).
+PILLAR_LEARNERS: dict[str, str | int] = {"omar": "solution", "priya": "blank", "quinn": 0, "rosa": 1, "sam": 2}
+
+
 def demo_files() -> dict[str, str]:
-    """Relative path -> text of every file in the demo course, built from the current solution."""
+    """Relative path -> text of every file in the demo course, built from the current solutions."""
     files = {f"{learner}/sample/00_sample.ipynb": variant(name) for learner, name in DEMO_LEARNERS.items()}
     full = variant("full_marks")
     files[f"{TRUNCATED_LEARNER}/sample/00_sample.ipynb"] = full[: len(full) // 3]
     files[STRAY_FILE] = "I wrote my answers here instead of in the notebook.\n"
+    for solution in sorted((course_root() / "solutions").glob("*.ipynb")):
+        raw = json.loads(solution.read_text(encoding="utf-8"))
+        exercise = raw["metadata"]["grader"]["exercise"]
+        if exercise != "sample":
+            for learner, what in PILLAR_LEARNERS.items():
+                files[f"{learner}/{exercise}/{solution.name}"] = _pillar_submission(raw, solution.name, what)
     return files
+
+
+def _pillar_submission(solution: Notebook, name: str, what: str | int) -> str:
+    if what == "solution":
+        return json.dumps(solution, indent=1)
+    if what == "blank":
+        return (course_root() / "exercises" / name).read_text(encoding="utf-8")
+    mistake_name, mistake = demo_mistakes(solution["metadata"]["grader"]["exercise"])[int(what)]
+    return json.dumps(_mistakes().apply(solution, mistake_name, mistake), indent=1)
+
+
+def demo_mistakes(exercise: str) -> list[tuple[str, Any]]:
+    """Three of the exercise's common mistakes, each in a different part (the first by name)."""
+    chosen: dict[str, tuple[str, Any]] = {}
+    for mistake_name, mistake in sorted(_mistakes().load(exercise).items()):
+        chosen.setdefault(mistake.part, (mistake_name, mistake))
+    return list(chosen.values())[:3]
+
+
+def _mistakes() -> Any:
+    """The kit's catalogue of common mistakes, ``tests/exercises/mistakes`` of the source checkout
+    (like the solutions this module builds on, it is never installed)."""
+    import importlib
+    import sys
+
+    root = str(course_root())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("tests.exercises.mistakes")
 
 
 def write_demo(submitted: Path) -> None:

@@ -120,17 +120,29 @@ def test_demo_submissions_are_built_from_the_current_solution():
 def test_the_demo_grades_each_learner_as_its_readme_says(demo):
     summary, out = demo
     assert [item.path.name for item in summary.unplaced] == ["answers.txt"]
-    assert summary.line().startswith("13 graded (8 ran to the end, 2 with changed locked cells, 1 timed out, "
+    assert summary.line().startswith("33 graded (28 ran to the end, 2 with changed locked cells, 1 timed out, "
                                      "1 crashed, 1 could not be read), 0 skipped as unchanged, 1 not placed")
     book = Gradebook(out / "gradebook.sqlite")
     try:
-        status = {row.learner: row.status for row in book.rows()}
+        rows = book.rows()
     finally:
         book.close()
+    status = {row.learner: row.status for row in rows if row.exercise == "sample"}
     expected = {"hana": "timeout", "ivan": "crashed", "jo": "tampered", "lena": "invalid_notebook",
                 "nina": "tampered"}
     assert status == {learner: expected.get(learner, "graded") for learner in status}
     assert len(status) == 13
+    # Every other exercise: omar's solution full marks, priya's blank zero, quinn, rosa and sam
+    # one common mistake each: graded, and short of full marks.
+    pillars = [row for row in rows if row.exercise != "sample"]
+    assert {row.exercise for row in pillars} == {"api_hygiene", "structured_output", "retrieval_faiss", "tool_agent"}
+    for row in pillars:
+        assert row.status == "graded", (row.learner, row.exercise, row.result["problems"])
+        expected_score = {"omar": row.max_score, "priya": 0}.get(row.learner)
+        if expected_score is None:
+            assert 0 < row.score < row.max_score, (row.learner, row.exercise, row.score)
+        else:
+            assert row.score == expected_score, (row.learner, row.exercise, row.score)
     report = (out / "report.html").read_text()
     tampered = report.split("<h2>Locked cells changed or deleted</h2>")[1].split("<h2>")[0]
     assert "nina" in tampered and "The locked cell &#39;sample-ask&#39; was deleted" in tampered
