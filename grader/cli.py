@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "grader.stub.cli",
     "grader.engine.cli",
     "grader.batch.cli",
+    "grader.mutants.cli",
 )
 
 
