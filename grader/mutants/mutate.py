@@ -242,9 +242,11 @@ def _replace(tree: ast.AST, position: int, replacement: ast.AST) -> None:
             if value is target:
                 setattr(parent, name, replacement)
                 return
-            if isinstance(value, list) and any(item is target for item in value):
-                value[[i for i, item in enumerate(value) if item is target][0]] = replacement
-                return
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is target:
+                        value[i] = replacement
+                        return
     raise LookupError("the node to mutate has no parent")
 
 
