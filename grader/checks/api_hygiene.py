@@ -384,9 +384,9 @@ def _retry_after_mistake(header: str, seconds: float | None, waited: float) -> s
     name, value = header.split("` and `")[-1].split(": ")
     told = f"After a 429 with `{header}`, call_with_retry waited {waited:.3f} s"
     if seconds is None:
-        return None if waited <= RETRY_AFTER_BASE + 1e-6 else (
+        return None if waited <= RETRY_AFTER_CAP + 1e-6 else (  # any backoff up to max_delay
             f"{told}: a header that is not a number of seconds >= 0 must be ignored (back off as usual).")
-    if header.startswith("retry-after-ms: soon") and waited <= RETRY_AFTER_BASE + 1e-6:
+    if header.startswith("retry-after-ms: soon") and waited < RETRY_AFTER_CAP:
         return (f"{told} (a backoff): when `retry-after-ms` is not a number, use `retry-after` "
                 f"({seconds:g} s).")
     if seconds == 0:
@@ -402,7 +402,7 @@ def _retry_after_mistake(header: str, seconds: float | None, waited: float) -> s
     if math.isclose(waited, RETRY_AFTER_CAP, rel_tol=1e-6):
         return (f"{told}, max_delay: it capped the server's `{name}` at max_delay. The server asked for "
                 f"{seconds:g} s; wait that long even when it is more than max_delay, or earn another 429.")
-    if waited <= RETRY_AFTER_BASE + 1e-6:
+    if waited < RETRY_AFTER_CAP:
         return (f"{told} (a backoff): it ignored the `{name}` header. The server asked for {seconds:g} s; "
                 "coming back earlier earns another 429.")
     if waited < seconds:

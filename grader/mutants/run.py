@@ -163,39 +163,45 @@ def _context(plan: Plan, grader: MutantGrader) -> dict[str, Any]:
             "limits": repr(grader.limits)}
 
 
+@dataclass
+class _Job:
+    report: Report
+    mutant: Mutant | None  # None: the unmutated solution, graded first as the baseline
+    key: str
+    verdict: Verdict | None = None
+    future: Future[Verdict] | None = None
+
+
 def grade_plans(plans: Iterable[Plan], grader: MutantGrader, cache: VerdictCache | None = None,
                 progress: Callable[[int, int], None] | None = None) -> list[Report]:
     """Grade every sampled mutant of every plan at once (so all workers stay busy); cached
     verdicts are reused. Raises :class:`SolutionNotFullMarks` if a solution loses points."""
-    plans = list(plans)
     reports = [Report(plan) for plan in plans]
-    jobs: list[tuple[Report | None, Mutant | None, Plan, str, Future[Verdict] | None, Verdict | None]] = []
+    jobs: list[_Job] = []
     for report in reports:
         context = _context(report.plan, grader)
         items: list[tuple[Mutant | None, str]] = [(None, report.plan.path.read_text(encoding="utf-8"))]
         items += [(m, m.notebook_text(report.plan.solution)) for m in report.plan.sampled]
         for mutant, text in items:
-            key = verdict_key(text, context)
-            cached = cache.get(key) if cache else None
-            if cached is not None and mutant is not None:
+            job = _Job(report, mutant, verdict_key(text, context))
+            job.verdict = cache.get(job.key) if cache else None
+            if job.verdict is None:
+                job.future = grader.submit(text)
+            elif mutant is not None:
                 report.from_cache += 1
-            future = None if cached is not None else grader.submit(text)
-            jobs.append((report, mutant, report.plan, key, future, cached))
-    done = 0
-    for report, mutant, plan_, key, future, verdict in jobs:
-        if future is not None:
-            verdict = future.result()
+            jobs.append(job)
+    for done, job in enumerate(jobs, start=1):
+        if job.future is not None:
+            job.verdict = job.future.result()
             if cache:
-                cache.put(key, verdict)
-        done += 1
+                cache.put(job.key, job.verdict)
         if progress:
             progress(done, len(jobs))
-        assert verdict is not None and report is not None
-        if mutant is None:
-            if verdict["caught"] or verdict["status"] != "graded":
-                raise SolutionNotFullMarks(
-                    f"{plan_.path}: the solution itself does not get full marks ({verdict['status']}: "
-                    f"{verdict['why']}); fix it (or its checks) before measuring the checks with mutants")
-            continue
-        report.verdicts.append((mutant, verdict))
+        verdict = job.verdict
+        if job.mutant is not None:
+            job.report.verdicts.append((job.mutant, verdict))
+        elif verdict["caught"] or verdict["status"] != "graded":
+            raise SolutionNotFullMarks(
+                f"{job.report.plan.path}: the solution itself does not get full marks ({verdict['status']}: "
+                f"{verdict['why']}); fix it (or its checks) before measuring the checks with mutants")
     return reports
