@@ -329,7 +329,7 @@ def test_backoff_is_exponential_with_jitter_and_a_cap(nb, stub, rng):
             _assert_within_backoff(retry, slept, base, cap)
         later_max = max(later_max, *(s / base for s in sleeps[2:]))
         if cap_steps == 12:
-            uncapped += [slept / (base * 2 ** (retry - 1)) for retry, slept in enumerate(sleeps, start=1)]
+            uncapped.append([slept / (base * 2 ** (retry - 1)) for retry, slept in enumerate(sleeps, start=1)])
         runs.append([round(s / base, 9) for s in sleeps])
     assert later_max >= 2, (
         "call_with_retry's waits do not grow: after 7 failures every wait was under 2 x base_delay. "
@@ -337,9 +337,12 @@ def test_backoff_is_exponential_with_jitter_and_a_cap(nb, stub, rng):
     assert runs[0] != runs[1], (
         f"call_with_retry waited exactly the same multiples of base_delay in two runs ({runs[0]}): without "
         "jitter, every client that failed together retries together (a thundering herd).")
-    assert max(uncapped) > 0.5, (  # 20 uniform draws all in the lower half: chance 1 in a million
-        f"Before each of {len(uncapped)} retries call_with_retry waited less than half of base_delay * 2 ** (n - 1): "
-        "its backoff starts too low or grows too slowly. Draw from the whole range, 0 to that bound.")
+    assert max(max(run) for run in uncapped) > 0.5, (  # 20 uniform draws all in the lower half: 1 in a million
+        "Before each of 20 retries call_with_retry waited less than half of base_delay * 2 ** (n - 1): its "
+        "backoff starts too low or grows too slowly. Draw from the whole range, 0 to that bound.")
+    assert max(max(run[7:]) for run in uncapped) > 0.1, (  # 6 draws all under a tenth: 1 in a million
+        "Before retries 8 to 10 call_with_retry waited less than a tenth of base_delay * 2 ** (n - 1) every "
+        "time: its backoff grows too slowly. The maximum wait doubles after each failure.")
 
 
 def _assert_within_backoff(retry: int, slept: float, base: float, cap: float) -> None:
@@ -677,22 +680,23 @@ def test_budget_guard_refuses_before_the_call(nb, stub, rng):
 
 def _content_chars(message: dict) -> int:
     content = message.get("content") or ""
-    return len(content) if isinstance(content, str) else sum(len(part["text"]) for part in content)
+    return len(content) if isinstance(content, str) else sum(len(part.get("text", "")) for part in content)
 
 
 def _estimate_cases(rng: random.Random) -> list[list[dict]]:
-    """Messages to estimate: plain text (characters not a multiple of 3, so rounding shows), an assistant
-    turn without content, and a user turn made of text parts."""
-    question = _question(rng)
-    if len(question) % 3 == 0:
-        question += "?"
+    """Messages to estimate: plain text, an assistant turn without content, and a user turn made of a
+    text and an image part. Each has 3k + 2 characters, so rounding down, or counting a missing text
+    as a couple of characters, changes the token count."""
     system = {"role": "system", "content": f"You are support bot {_token(rng, 4)}."}
-    if (len(question) + len(system["content"])) % 3 == 0:
-        system["content"] += " Be brief."
-    parts = [{"type": "text", "text": _question(rng)} for _ in range(rng.randint(2, 3))]
-    return [[{"role": "user", "content": question}],
-            [system, {"role": "user", "content": question}, {"role": "assistant", "content": None}],
-            [system, {"role": "user", "content": parts}]]
+    parts = [{"type": "text", "text": _question(rng)}, {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]
+    cases = [[{"role": "user", "content": _question(rng)}],
+             [dict(system), {"role": "user", "content": _question(rng)}, {"role": "assistant", "content": None}],
+             [dict(system), {"role": "user", "content": parts}]]
+    for messages in cases:
+        padded = messages[0] if messages[0]["role"] == "system" or len(messages) == 1 else messages[1]
+        while sum(_content_chars(message) for message in messages) % 3 != 2:
+            padded["content"] += "!"
+    return cases
 
 
 @part("api-cost", hint="Prompt tokens = ceil(characters of the messages' content / 3) + 4 per message + 3; "

@@ -28,12 +28,10 @@ def render_report(report: Report) -> str:
         lines += [f"  [{m.part}] {m.diff}" for m in report.survivors]
     if report.equivalent:
         lines += ["", "Accepted as equivalent:"]
-        for mutant, verdict, reason in report.equivalent:
-            caught = "  (but it IS caught: remove the acceptance)" if verdict["caught"] else ""
-            lines.append(f"  [{mutant.part}] {mutant.diff}  # {reason}{caught}")
+        lines += [f"  [{mutant.part}] {mutant.diff}  # {reason}" for mutant, reason in report.equivalent]
     for stale in report.unused_acceptances:
-        lines.append(f"  note: the accepted mutant {stale.cell}: {stale.was} -> {stale.now} is no longer "
-                     "generated; delete it from the file")
+        lines.append(f"  note: the accepted mutant {stale.cell}: {stale.was} -> {stale.now} is not made any "
+                     "more, or is caught now: delete it from the equivalents file")
     return "\n".join(lines)
 
 
@@ -47,5 +45,5 @@ def report_dict(report: Report) -> dict[str, Any]:
         "not_compiling": len(report.plan.generated.not_compiling), "from_cache": report.from_cache,
         "parts": {part: {"mutants": n, "caught": c, "equivalent": e} for part, (n, c, e) in report.by_part().items()},
         "survivors": [mutant(m) for m in report.survivors],
-        "equivalent": [{**mutant(m), "reason": reason, "caught": v["caught"]} for m, v, reason in report.equivalent],
+        "equivalent": [{**mutant(m), "reason": reason} for m, reason in report.equivalent],
     }

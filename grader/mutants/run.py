@@ -54,7 +54,11 @@ class Report:
     verdicts: list[tuple[Mutant, Verdict]] = field(default_factory=list)
     from_cache: int = 0
 
-    def equivalent_reason(self, mutant: Mutant) -> str | None:
+    def equivalent_reason(self, mutant: Mutant, verdict: Verdict) -> str | None:
+        """The reason an accepted entry gives for this survivor; a caught mutant is never equivalent
+        (an entry can match two identical lines, one of which the checks do tell apart)."""
+        if verdict["caught"]:
+            return None
         for accepted in self.plan.accepted:
             if accepted.matches(mutant.cell, mutant.was, mutant.now):
                 return accepted.reason
@@ -62,11 +66,11 @@ class Report:
 
     @property
     def counted(self) -> list[tuple[Mutant, Verdict]]:
-        return [(m, v) for m, v in self.verdicts if self.equivalent_reason(m) is None]
+        return [(m, v) for m, v in self.verdicts if self.equivalent_reason(m, v) is None]
 
     @property
-    def equivalent(self) -> list[tuple[Mutant, Verdict, str]]:
-        return [(m, v, reason) for m, v in self.verdicts if (reason := self.equivalent_reason(m)) is not None]
+    def equivalent(self) -> list[tuple[Mutant, str]]:
+        return [(m, reason) for m, v in self.verdicts if (reason := self.equivalent_reason(m, v)) is not None]
 
     @property
     def survivors(self) -> list[Mutant]:
@@ -83,15 +87,20 @@ class Report:
         for mutant, verdict in self.counted:
             table[mutant.part][0] += 1
             table[mutant.part][1] += bool(verdict["caught"])
-        for mutant, _, _ in self.equivalent:
+        for mutant, _ in self.equivalent:
             table[mutant.part][2] += 1
         return {part: (n, caught, equal) for part, (n, caught, equal) in table.items() if n or equal}
 
     @property
     def unused_acceptances(self) -> list[Equivalent]:
-        """Accepted mutants the mutator no longer makes (the solution changed): stale entries."""
-        every = self.plan.generated.mutants
-        return [a for a in self.plan.accepted if not any(a.matches(m.cell, m.was, m.now) for m in every)]
+        """Accepted mutants the mutator no longer makes (the solution changed), or that were all caught
+        in a full run (a check now tells them apart): stale entries."""
+        if len(self.plan.sampled) < len(self.plan.generated.mutants):
+            pool = [(m, {"caught": False}) for m in self.plan.generated.mutants]  # a sample proves nothing
+        else:
+            pool = self.verdicts
+        return [a for a in self.plan.accepted
+                if not any(a.matches(m.cell, m.was, m.now) and not v["caught"] for m, v in pool)]
 
 
 def plan(path: str | Path, *, max_mutants: int | None = None, seed: int = 0) -> Plan:

@@ -48,9 +48,19 @@ def test_accepted_equivalents_are_listed_apart_and_not_counted():
     sample.accepted = [Equivalent(twin.cell, twin.was, twin.now, "same behaviour")]
     report = Report(sample, [(caught, {"caught": True}), (survivor, {"caught": False}), (twin, {"caught": False})])
     assert report.survivors == [survivor]
-    assert [(m, reason) for m, _, reason in report.equivalent] == [(twin, "same behaviour")]
+    assert report.equivalent == [(twin, "same behaviour")]
     assert report.score == 0.5
     assert sum(n for n, _, _ in report.by_part().values()) == 2
+    assert report.unused_acceptances == []
+
+
+def test_an_acceptance_never_hides_a_caught_mutant():
+    sample = plan(SAMPLE)
+    first, second = sample.sampled[:2]
+    sample.accepted = [Equivalent(first.cell, first.was, first.now, "looked the same")]
+    report = Report(sample, [(first, {"caught": True}), (second, {"caught": True})])
+    assert report.equivalent == [] and report.score == 1.0
+    assert report.unused_acceptances == sample.accepted, "an entry matching only caught mutants is stale"
 
 
 def test_a_malformed_equivalents_file_names_the_file_and_the_entry(tmp_path):
