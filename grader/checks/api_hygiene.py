@@ -311,10 +311,10 @@ def _sleeps_after_failures(nb: Any, stub: Any, rng: random.Random, failures: int
 @part("api-retry", weight=2, hint="Before retry n wait random.uniform(0, min(max_delay, base_delay * "
       "2 ** (n - 1))): exponential, capped, and random so that clients failing together spread out.")
 def test_backoff_is_exponential_with_jitter_and_a_cap(nb, stub, rng):
-    # Two capped runs (cap = 8 x base) and two long uncapped ones: with 26 waits each drawn below its
-    # bound, a backoff that grows one step early or twice as fast exceeds a bound with certainty (1 - 2**-26).
+    # Two capped runs (cap = 8 x base) and two long uncapped ones: with 30 waits each drawn below its
+    # bound, a backoff that grows one step early or twice as fast exceeds a bound with certainty (1 - 2**-30).
     later_max, runs, uncapped = 0.0, [], []
-    for failures, cap_steps in ((7, 3), (7, 3), (10, 12), (10, 12)):
+    for failures, cap_steps in ((7, 3), (7, 3), (12, 14), (12, 14)):
         base = round(rng.uniform(0.2, 1.0), 3)
         cap = round(base * 2 ** cap_steps, 3)
         sleeps = _sleeps_after_failures(nb, stub, rng, failures, base_delay=base, max_delay=cap)
@@ -329,7 +329,7 @@ def test_backoff_is_exponential_with_jitter_and_a_cap(nb, stub, rng):
         for retry, slept in enumerate(sleeps, start=1):
             _assert_within_backoff(retry, slept, base, cap)
         later_max = max(later_max, *(s / base for s in sleeps[2:]))
-        if cap_steps == 12:
+        if cap_steps == 14:
             uncapped.append([slept / (base * 2 ** (retry - 1)) for retry, slept in enumerate(sleeps, start=1)])
         runs.append([round(s / base, 9) for s in sleeps])
     assert later_max >= 2, (
@@ -338,11 +338,11 @@ def test_backoff_is_exponential_with_jitter_and_a_cap(nb, stub, rng):
     assert runs[0] != runs[1], (
         f"call_with_retry waited exactly the same multiples of base_delay in two runs ({runs[0]}): without "
         "jitter, every client that failed together retries together (a thundering herd).")
-    assert max(max(run) for run in uncapped) > 0.5, (  # 20 uniform draws all in the lower half: 1 in a million
-        "Before each of 20 retries call_with_retry waited less than half of base_delay * 2 ** (n - 1): its "
+    assert max(max(run) for run in uncapped) > 0.5, (  # 24 uniform draws all in the lower half: 1 in 16 million
+        "Before each of 24 retries call_with_retry waited less than half of base_delay * 2 ** (n - 1): its "
         "backoff starts too low or grows too slowly. Draw from the whole range, 0 to that bound.")
-    assert max(max(run[7:]) for run in uncapped) > 0.1, (  # 6 draws all under a tenth: 1 in a million
-        "Before retries 8 to 10 call_with_retry waited less than a tenth of base_delay * 2 ** (n - 1) every "
+    assert max(max(run[8:]) for run in uncapped) > 0.1, (  # 8 draws all under a tenth: 1 in 100 million
+        "Before retries 9 to 12 call_with_retry waited less than a tenth of base_delay * 2 ** (n - 1) every "
         "time: its backoff grows too slowly. The maximum wait doubles after each failure.")
 
 
@@ -685,17 +685,19 @@ def _content_chars(message: dict) -> int:
 
 
 def _estimate_cases(rng: random.Random) -> list[list[dict]]:
-    """Messages to estimate: plain text, an assistant turn without content, and a user turn made of a
-    text and an image part. Each has 3k + 2 characters, so rounding down, or counting a missing text
-    as a couple of characters, changes the token count."""
+    """Messages to estimate: plain text, an assistant turn without content, a user turn made of a text
+    and an image part, and plain text again. Their character counts leave remainders 1, 2, 2 and 0
+    modulo 3, so rounding down, a character too many or too few, or a missing text counted as a couple
+    of characters each changes the token count of at least one case."""
     system = {"role": "system", "content": f"You are support bot {_token(rng, 4)}."}
     parts = [{"type": "text", "text": _question(rng)}, {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]
     cases = [[{"role": "user", "content": _question(rng)}],
              [dict(system), {"role": "user", "content": _question(rng)}, {"role": "assistant", "content": None}],
-             [dict(system), {"role": "user", "content": parts}]]
-    for messages in cases:
-        padded = messages[0] if messages[0]["role"] == "system" or len(messages) == 1 else messages[1]
-        while sum(_content_chars(message) for message in messages) % 3 != 2:
+             [dict(system), {"role": "user", "content": parts}],
+             [{"role": "user", "content": _question(rng)}]]
+    for messages, remainder in zip(cases, (1, 2, 2, 0), strict=True):
+        padded = messages[0]  # a string content: the system message or the only user message
+        while sum(_content_chars(message) for message in messages) % 3 != remainder:
             padded["content"] += "!"
     return cases
 
