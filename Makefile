@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench mutants clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# Every mutant of every exercise (the tests grade a fixed sample); cached in build/mutants-cache.
+mutants: $(STAMP)
+	$(BIN)/grader mutants solutions/*.ipynb
 
 clean:
 	rm -rf $(VENV) build

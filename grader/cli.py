@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "grader.engine.cli",
     "grader.batch.cli",
     "grader.ci.cli",
+    "grader.mutants.cli",
 )
 
 

@@ -14,6 +14,7 @@ import json
 import math
 import random
 import string
+import time
 from typing import Any, NoReturn
 
 from grader.checks import LearnerRaised, make, part
@@ -95,17 +96,21 @@ def _number(value: Any) -> bool:
 @part("api-client", hint="Read the three variables from `env` (or os.environ), strip them, and use "
       "DEFAULT_MODEL/None when they are unset or empty; give the key to Settings and nothing else.")
 def test_settings_come_from_the_environment(nb, rng, quick):
-    for _ in range(2 if quick else 4):
+    for round_ in range(2 if quick else 4):
         key = _fake_key(rng)
         url = f"https://llm-{rng.randrange(10**6)}.example.com/v1"
         model = rng.choice(["gpt-4o", "gpt-4.1-mini", f"ft:gpt-4o-mini:acme:{_token(rng, 6)}"])
-        env = {"OPENAI_API_KEY": key, "OPENAI_BASE_URL": url, "OPENAI_MODEL": model, "HOME": "/home/learner"}
+        pad = (lambda value: f" {value}\n") if round_ == 0 else str  # a value pasted with a newline
+        env = {"OPENAI_API_KEY": pad(key), "OPENAI_BASE_URL": pad(url), "OPENAI_MODEL": pad(model),
+               "HOME": "/home/learner"}
         settings = nb.load_settings(env)
         assert isinstance(settings, LearnerObject), f"load_settings returned {settings!r}, not a Settings."
         assert not _leaks(nb.last.output, key), "load_settings printed (part of) the API key."
         got = (settings.api_key, settings.base_url, settings.model)
         assert got == (key, url, model), (
-            f"load_settings({env}) gave api_key/base_url/model {got}, expected {(key, url, model)}.")
+            f"load_settings({env}) gave api_key/base_url/model {got}, expected {(key, url, model)}"
+            + (": strip the whitespace around each value." if round_ == 0 and any(
+                value == pad(wanted) for value, wanted in zip(got, (key, url, model), strict=True)) else "."))
         timeout = settings.timeout
         assert _number(timeout) and 0 < timeout <= 60, (
             f"Settings.timeout is {timeout!r}; use a timeout of a few seconds to a minute.")
@@ -166,19 +171,30 @@ def test_client_uses_settings_and_a_timeout(nb, stub, rng):
     sent = _chat_requests(stub)
     assert sent, "The client from make_client() did not reach the API."
     assert sent[0].status == 200, f"The request failed with status {sent[0].status}; was the key passed on?"
-    wrong = _fake_key(rng)
-    base_url = f"http://{sent[0].headers['host']}/v1"
-    settings = nb.load_settings({"OPENAI_API_KEY": wrong, "OPENAI_BASE_URL": base_url})
-    client = nb.make_client(settings, max_retries=0)
-    try:
-        client.chat.completions.create(model=MODEL, messages=_messages(_question(rng)), max_tokens=20)
-    except LearnerRaised as error:
-        _unanswered(error)
-    statuses = _statuses(stub)[1:]
-    assert statuses == [401], (
-        "make_client(settings) did not send settings.api_key (a request with a wrong key in the settings "
-        "was accepted, or never sent): build the client from the settings, not from the environment.")
-    _assert_gives_up_after_the_timeout(nb, stub, rng, base_url)
+    # The same stub under another host name than the environment's: the Host header tells which URL was used.
+    host = sent[0].headers["host"].replace("127.0.0.1", "localhost")
+    for key, status in ((_fake_key(rng), 401), (stub.api_key, 500)):
+        stub.reset()
+        if status == 500:
+            stub.queue_fault("server_error", status=500)
+        settings = nb.load_settings({"OPENAI_API_KEY": key, "OPENAI_BASE_URL": f"http://{host}/v1"})
+        client = nb.make_client(settings, max_retries=0)
+        try:
+            client.chat.completions.create(model=MODEL, messages=_messages(_question(rng)), max_tokens=20)
+        except LearnerRaised as error:
+            _unanswered(error)
+        sent = _chat_requests(stub)
+        assert sent, "make_client(settings)'s client sent nothing."
+        assert sent[0].headers.get("host") == host, (
+            f"make_client(settings) did not use settings.base_url (http://{host}/v1): its request went to "
+            f"{sent[0].headers.get('host')}. Pass base_url=settings.base_url to OpenAI(...).")
+        assert len(sent) == 1, (
+            f"make_client(settings, max_retries=0)'s client sent {len(sent)} requests for one call that failed "
+            "with a 500: pass max_retries on to OpenAI(...), so retries are left to call_with_retry.")
+        assert sent[0].status == status, (
+            "make_client(settings) did not send settings.api_key (a request with a wrong key in the settings "
+            "was accepted): build the client from the settings, not from the environment.")
+    _assert_gives_up_after_the_timeout(nb, stub, rng, f"http://{host}/v1")
 
 
 HELD_REPLY = 2.0  # seconds the stub holds the reply: far longer than the timeout the check sets
@@ -222,12 +238,13 @@ def _retry(nb: Any, call: Any, **kwargs: Any) -> Any:
       "first successful result.")
 def test_retries_transient_errors(nb, stub, rng, quick):
     trials = 2 if quick else 3
+    kinds = rng.sample(TRANSIENT, len(TRANSIENT))  # every kind of transient error, in every mode
     for trial in range(trials):
-        faults = [rng.choice(TRANSIENT) for _ in range(rng.randint(1, 3))]
+        faults = kinds[trial::trials] or [rng.choice(TRANSIENT)]
         client = {}
         if trial == trials - 1:  # one trial with a read timeout (costs 0.3 s of real time; shorter,
-            faults[rng.randrange(len(faults))] = ("timeout", {}, "a timeout")  # and a loaded machine
-            client = {"timeout": 0.3}  # could time out a good answer too)
+            faults.insert(rng.randrange(len(faults) + 1), ("timeout", {}, "a timeout"))  # and a loaded
+            client = {"timeout": 0.3}  # machine could time out a good answer too)
         stub.reset()
         for kind, params, _ in faults:
             stub.queue_fault(kind, **params)
@@ -256,15 +273,17 @@ CLIENT_ERRORS = [
     ("404", "NotFoundError", "a 404 response (a model that does not exist)",
      "4xx errors other than 429 are not worth retrying: the same request fails the same way every time"),
     ("quota", "RateLimitError", "a 429 insufficient_quota response (the account is out of credit)",
-     "An insufficient_quota 429 does not go away by waiting: the account needs credit"),
+     "An insufficient_quota 429 (error.code == 'insufficient_quota') does not go away by waiting: the "
+     "account needs credit"),
+    ("bug", "TypeError", "a TypeError from the call itself (a request without messages, a bug in the caller)",
+     "Errors that are not API errors are bugs: retrying them only hides them"),
 ]
 
 
 @part("api-retry", weight=1.5, hint="Retry only 429 (not insufficient_quota), 5xx, APITimeoutError and "
       "APIConnectionError; `raise` anything else at once, unchanged.")
-def test_does_not_retry_client_errors(nb, stub, rng, quick):
-    cases = [CLIENT_ERRORS[0], rng.choice(CLIENT_ERRORS[1:])] if quick else CLIENT_ERRORS
-    for case, error_type, described, why in rng.sample(cases, len(cases)):
+def test_does_not_retry_client_errors(nb, stub, rng):
+    for case, error_type, described, why in rng.sample(CLIENT_ERRORS, len(CLIENT_ERRORS)):
         stub.reset()
         request = {"model": MODEL, "messages": _messages(_question(rng)), "max_tokens": 20}
         client = {"max_retries": 0}
@@ -274,6 +293,8 @@ def test_does_not_retry_client_errors(nb, stub, rng, quick):
             client["api_key"] = _fake_key(rng)
         elif case == "404":
             request["model"] = f"gpt-9-{_token(rng, 6).lower()}"
+        elif case == "bug":
+            del request["messages"]  # the SDK raises TypeError before sending anything
         else:
             stub.queue_fault("rate_limit", 10, code="insufficient_quota")
         raised = got = None
@@ -283,9 +304,10 @@ def test_does_not_retry_client_errors(nb, stub, rng, quick):
         except LearnerRaised as error:
             _unanswered(error)
             raised = error
-        sent = len(_chat_requests(stub))
-        assert sent == 1, (
-            f"call_with_retry retried {described}: the API saw {sent} identical requests. {why}.")
+        sent, once = len(_chat_requests(stub)), int(case != "bug")  # a bug raises before sending anything
+        retried = sent > once or (case == "bug" and bool(nb.last.sleeps or (raised and raised.is_a("RetryError"))))
+        assert not retried, (f"call_with_retry retried {described}"
+                             + (f": the API saw {sent} identical requests" if case != "bug" else "") + f". {why}.")
         assert raised is not None, f"call_with_retry returned {got!r} after {described}; it should raise the error."
         assert raised.is_a(error_type), (
             f"After {described}, call_with_retry raised {raised.type_name} instead of the {error_type} "
@@ -310,59 +332,131 @@ def _sleeps_after_failures(nb: Any, stub: Any, rng: random.Random, failures: int
 @part("api-retry", weight=2, hint="Before retry n wait random.uniform(0, min(max_delay, base_delay * "
       "2 ** (n - 1))): exponential, capped, and random so that clients failing together spread out.")
 def test_backoff_is_exponential_with_jitter_and_a_cap(nb, stub, rng):
-    failures, later_max, runs = 7, 0.0, []
-    for _ in range(2):
+    # Two capped runs (cap = 8 x base) and two long uncapped ones: with 30 waits each drawn below its
+    # bound, a backoff that grows one step early or twice as fast exceeds a bound with certainty (1 - 2**-30).
+    later_max, runs, uncapped = 0.0, [], []
+    for failures, cap_steps in ((7, 3), (7, 3), (12, 14), (12, 14)):
         base = round(rng.uniform(0.2, 1.0), 3)
-        cap = round(base * 8, 3)
+        cap = round(base * 2 ** cap_steps, 3)
         sleeps = _sleeps_after_failures(nb, stub, rng, failures, base_delay=base, max_delay=cap)
         assert len(sleeps) == failures, (
             f"call_with_retry slept {len(sleeps)} times for {failures} retries; wait once before each retry.")
         assert len(set(sleeps)) > 1, (
             f"call_with_retry slept the same time before every retry ({sleeps[0]:.3f} s): a fixed wait "
             "hammers an overloaded server at a steady rate; double the (maximum) wait after each failure.")
-        assert sleeps[0] <= 2 * base + 1e-9, (
-            f"With base_delay={base}, the first wait was {sleeps[0]:.3f} s; it should be at most base_delay.")
         assert max(sleeps) <= cap + 1e-9, (
             f"With max_delay={cap}, call_with_retry waited {max(sleeps):.3f} s: cap the backoff, or a long "
             "outage makes waits of hours.")
+        for retry, slept in enumerate(sleeps, start=1):
+            _assert_within_backoff(retry, slept, base, cap)
         later_max = max(later_max, *(s / base for s in sleeps[2:]))
+        if cap_steps == 14:
+            uncapped.append([slept / (base * 2 ** (retry - 1)) for retry, slept in enumerate(sleeps, start=1)])
         runs.append([round(s / base, 9) for s in sleeps])
     assert later_max >= 2, (
-        f"call_with_retry's waits do not grow: after {failures} failures every wait was under 2 x base_delay. "
+        "call_with_retry's waits do not grow: after 7 failures every wait was under 2 x base_delay. "
         "Use exponential backoff: the maximum wait doubles after each failure.")
     assert runs[0] != runs[1], (
         f"call_with_retry waited exactly the same multiples of base_delay in two runs ({runs[0]}): without "
         "jitter, every client that failed together retries together (a thundering herd).")
+    assert max(max(run) for run in uncapped) > 0.5, (  # 24 uniform draws all in the lower half: 1 in 16 million
+        "Before each of 24 retries call_with_retry waited less than half of base_delay * 2 ** (n - 1): its "
+        "backoff starts too low or grows too slowly. Draw from the whole range, 0 to that bound.")
+    assert max(max(run[8:]) for run in uncapped) > 0.1, (  # 8 draws all under a tenth: 1 in 100 million
+        "Before retries 9 to 12 call_with_retry waited less than a tenth of base_delay * 2 ** (n - 1) every "
+        "time: its backoff grows too slowly. The maximum wait doubles after each failure.")
+
+
+def _assert_within_backoff(retry: int, slept: float, base: float, cap: float) -> None:
+    bound = min(cap, base * 2 ** (retry - 1))
+    if slept <= bound * (1 + 1e-9):
+        return
+    told = (f"With base_delay={base}, call_with_retry waited {slept:.3f} s before retry {retry}, more than "
+            f"min(max_delay, base_delay * 2 ** ({retry} - 1)) = {bound:.3f} s")
+    if slept <= min(cap, 2 * bound) * (1 + 1e-9):
+        _fail(f"{told}: its backoff grows one step too early (2 ** n instead of 2 ** (n - 1)). The first "
+              "retry waits up to base_delay, the second up to 2 x base_delay, then 4 x, ...")
+    _fail(f"{told}: its backoff starts too high or grows faster than doubling. The first retry waits up to "
+          "base_delay, and the maximum wait doubles after each failure.")
+
+
+RETRY_AFTER_BASE, RETRY_AFTER_CAP = 0.2, 1.0  # base_delay and max_delay of the retry-after runs
+
+
+def _retry_after_case(rng: random.Random, kind: str) -> tuple[dict, str, float]:
+    """(fault parameters, the header as sent, the seconds it asks for) for one retry-after case."""
+    if kind == "retry-after":
+        value = rng.randint(2, 9)
+        return {"retry_after": value}, f"retry-after: {value}", float(value)
+    if kind == "retry-after-ms":
+        value = rng.randrange(1200, 6000, 10)
+        return {"retry_after_ms": value}, f"retry-after-ms: {value}", value / 1000
+    if kind == "zero":
+        return {"retry_after": 0}, "retry-after: 0", 0.0
+    if kind == "unreadable ms":  # fall back to the other header
+        value = rng.randint(2, 9)
+        header = f"retry-after-ms: soon` and `retry-after: {value}"
+        return {"retry_after_ms": "soon", "retry_after": value}, header, float(value)
+    return {"retry_after": kind}, f"retry-after: {kind}", None  # not a number of seconds >= 0: back off
+
+
+RETRY_AFTER_KINDS = ("retry-after", "retry-after-ms", "zero", "unreadable ms", "-1", "inf")
+
+
+def _retry_after_mistake(header: str, seconds: float | None, waited: float) -> str | None:
+    """What call_with_retry did wrong with *header*, named, or None if it waited as asked
+    (*seconds*, or for None a backoff of at most base_delay)."""
+    name, value = header.split("` and `")[-1].split(": ")
+    told = f"After a 429 with `{header}`, call_with_retry waited {waited:.3f} s"
+    if seconds is None:
+        return None if waited <= RETRY_AFTER_CAP + 1e-6 else (  # any backoff up to max_delay
+            f"{told}: a header that is not a number of seconds >= 0 must be ignored (back off as usual).")
+    if header.startswith("retry-after-ms: soon") and waited < RETRY_AFTER_CAP:
+        return (f"{told} (a backoff): when `retry-after-ms` is not a number, use `retry-after` "
+                f"({seconds:g} s).")
+    if seconds == 0:
+        return None if waited <= 1e-6 else (
+            f"{told}: it treated `retry-after: 0` as no header and backed off. 0 means the server takes the "
+            "request again now: retry at once.")
+    if seconds - 1e-6 <= waited <= seconds + 1.0 + 1e-6:
+        return None
+    if name == "retry-after-ms" and math.isclose(waited, float(value), rel_tol=1e-6):
+        return f"{told}: it read `retry-after-ms` as seconds. It is in milliseconds: wait {seconds:g} s."
+    if name == "retry-after" and math.isclose(waited, float(value) / 1000, rel_tol=1e-6):
+        return f"{told}: it read `retry-after` as milliseconds. It is in seconds: wait {seconds:g} s."
+    if math.isclose(waited, RETRY_AFTER_CAP, rel_tol=1e-6):
+        return (f"{told}, max_delay: it capped the server's `{name}` at max_delay. The server asked for "
+                f"{seconds:g} s; wait that long even when it is more than max_delay, or earn another 429.")
+    if waited < RETRY_AFTER_CAP:
+        return (f"{told} (a backoff): it ignored the `{name}` header. The server asked for {seconds:g} s; "
+                "coming back earlier earns another 429.")
+    if waited < seconds:
+        return f"{told}; the server's `{name}` asked for {seconds:g} s: wait that long."
+    return f"{told}; the server's `{name}` asked for {seconds:g} s, which was enough."
 
 
 @part("api-retry", hint="Read error.response.headers: 'retry-after-ms' (milliseconds) first, then "
-      "'retry-after' (seconds), and wait that long even if it is more than max_delay.")
+      "'retry-after' (seconds), and wait that long even if it is more than max_delay (0: retry at once).")
 def test_honours_retry_after(nb, stub, rng):
-    kinds = ["retry_after", "retry_after_ms"]
-    for kind in kinds:
+    mistakes = []
+    for kind in RETRY_AFTER_KINDS:
         stub.reset()
-        if kind == "retry_after":
-            value = rng.randint(2, 9)
-            seconds, header = float(value), f"retry-after: {value}"
-        else:
-            value = rng.randrange(1200, 6000, 10)
-            seconds, header = value / 1000, f"retry-after-ms: {value}"
-        stub.queue_fault("rate_limit", **{kind: value})
+        params, header, seconds = _retry_after_case(rng, kind)
+        stub.queue_fault("rate_limit", **params)
         try:
-            _retry(nb, _chat_call(rng), max_attempts=3, base_delay=0.02, max_delay=1.0, deadline=60.0)
+            _retry(nb, _chat_call(rng), max_attempts=3, base_delay=RETRY_AFTER_BASE, max_delay=RETRY_AFTER_CAP,
+                   deadline=100_000.0)  # far: a wait in the wrong unit is taken, so it can be named
         except LearnerRaised as error:
             _unanswered(error)
-            _fail(
-                f"After one 429 with `{header}`, call_with_retry raised {error.type_name} ({error.message[:120]}); "
-                f"it should wait {seconds:g} s and retry" + (" (retry-after-ms is in milliseconds)."
-                                                            if kind == "retry_after_ms" else "."))
-        waited = sum(nb.last.sleeps)
-        assert waited >= seconds - 1e-6, (
-            f"After a 429 with `{header}`, call_with_retry waited only {waited:.3f} s before retrying: it "
-            f"ignored retry-after. The server asked for {seconds:g} s; coming back earlier earns another 429.")
-        assert waited <= seconds + 1.0 + 1e-6, (
-            f"After a 429 with `{header}`, call_with_retry waited {waited:.3f} s; {seconds:g} s was enough.")
-        assert len(_chat_requests(stub)) == 2, "Expected exactly one retry after the 429."
+            wanted = "back off as usual (the header is not a number of seconds >= 0)" if seconds is None else \
+                f"wait {seconds:g} s"
+            _fail(f"After one 429 with `{header}`, call_with_retry raised {error.type_name} "
+                  f"({error.message[:120]}); it should {wanted} and retry.")
+        assert len(_chat_requests(stub)) == 2, f"After one 429 with `{header}`, expected exactly one retry."
+        mistake = _retry_after_mistake(header, seconds, sum(nb.last.sleeps))
+        if mistake:
+            mistakes.append(mistake)
+    assert not mistakes, " ".join(mistakes)
 
 
 @part("api-retry", hint="Count attempts; after max_attempts raise RetryError(attempts, error) from error.")
@@ -397,10 +491,10 @@ def test_gives_up_after_max_attempts(nb, stub, rng):
 
 @part("api-retry", hint="Compute give_up_at = time.monotonic() + deadline at the start; before each "
       "sleep, give up if time.monotonic() + wait > give_up_at.")
-def test_stops_at_the_deadline(nb, stub, rng, quick):
-    for _ in range(1 if quick else 2):
+def test_stops_at_the_deadline(nb, stub, rng):
+    for story in rng.sample(["retry-after", "503"], 2):
         stub.reset()
-        if rng.random() < 0.5:
+        if story == "retry-after":
             wait = rng.randint(2, 5)
             deadline = wait * rng.randint(2, 4) + wait / 2
             stub.queue_fault("rate_limit", 60, retry_after=wait)
@@ -442,16 +536,19 @@ def _cost(price: dict, prompt: int, completion: int, cached: int = 0) -> float:
             + completion * price["output"]) / 1_000_000
 
 
-def _usage(rng: random.Random, cached_share: float | None = None) -> tuple[dict, tuple[int, int, int]]:
+USAGE_SHAPES = ("cached half", "no details", "details None")  # the first calls, in every mode
+
+
+def _usage(rng: random.Random, shape: str | None = None) -> tuple[dict, tuple[int, int, int]]:
     prompt, completion = rng.randint(10, 6000), rng.randint(1, 2000)
     cached = rng.choice([0, rng.randrange(0, prompt + 1, 128) if prompt >= 128 else 0, prompt // 2])
-    if cached_share is not None:
-        cached = int(prompt * cached_share)
+    if shape is not None:
+        cached = prompt // 2 if shape == "cached half" else 0
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                              "total_tokens": prompt + completion}
-    if cached or rng.random() < 0.5:
+    if cached or (shape is None and rng.random() < 0.5):
         usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
-    elif rng.random() < 0.5:
+    elif shape == "details None" or (shape is None and rng.random() < 0.5):
         usage["prompt_tokens_details"] = None
     return usage, (prompt, completion, cached)
 
@@ -466,7 +563,7 @@ def test_ledger_prices_usage(nb, rng, quick):
     expected_total = 0.0
     for call in range(4 if quick else 10):
         model = rng.choice(models)
-        usage, (prompt, completion, cached) = _usage(rng, 0.5 if call == 1 else None)
+        usage, (prompt, completion, cached) = _usage(rng, USAGE_SHAPES[call] if call < len(USAGE_SHAPES) else None)
         got = ledger.record(usage, model)
         price = prices[model]
         expected = _cost(price, prompt, completion, cached)
@@ -549,6 +646,9 @@ def test_budget_guard_refuses_before_the_call(nb, stub, rng):
                        f"tokens) raised {error.type_name}: {error.message[:150]}; it fits the budget.")
     sent = _chat_requests(stub)
     assert len(sent) == 1, f"complete() made {len(sent)} requests for one call."
+    assert sent[0].body.get("max_tokens") == 50, (
+        f"complete(..., max_tokens=50) sent max_tokens={sent[0].body.get('max_tokens')!r}: pass it on to the API, or "
+        "the answer's length (and its cost) has no limit and the budget estimate means nothing.")
     prompt_tokens, _ = _replayed_usage(stub, sent[0].body)
     max_tokens = rng.randint(3500, 6000)
     estimate = ledger.estimate(MODEL, messages, max_tokens)
@@ -556,6 +656,14 @@ def test_budget_guard_refuses_before_the_call(nb, stub, rng):
     assert _number(estimate) and estimate >= bound * (1 - 1e-9), (
         f"estimate() says a call with max_tokens={max_tokens} costs at most {estimate!r}, but its prompt plus a "
         f"full-length answer cost {bound!r}: the estimate must be an upper bound (count max_tokens as output).")
+    parts = [{"type": "text", "text": _question(rng) + " " + _token(rng, 40)} for _ in range(3)]
+    listed = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": parts}]
+    body = {"model": MODEL, "messages": listed, "max_tokens": max_tokens}
+    estimate = ledger.estimate(MODEL, listed, max_tokens)
+    bound = _cost(price, _replayed_usage(stub, body)[0], max_tokens)
+    assert _number(estimate) and estimate >= bound * (1 - 1e-9), (
+        f"estimate() of a message whose content is a list of three text parts is {estimate!r}, below what the "
+        f"API bills, {bound!r}: count the characters of each part's text.")
     stub.reset()
     try:
         nb.complete(client, ledger, model=MODEL, messages=messages, max_tokens=max_tokens)
@@ -582,6 +690,58 @@ def test_budget_guard_refuses_before_the_call(nb, stub, rng):
     assert not _chat_requests(stub), (
         f"With 90% of the ${budget:.6f} budget already spent, a call that may cost 40% of it still reached "
         "the API: the guard must add what is already spent (total_cost) to the estimate.")
+    exact = nb.CostLedger(prices, nb.CostLedger(prices).estimate(MODEL, messages, 20))
+    try:
+        nb.complete(client, exact, model=MODEL, messages=messages, max_tokens=20)
+    except LearnerRaised as error:
+        _unanswered(error)
+        assert not error.is_a("BudgetExceeded"), (
+            "A call whose estimate is exactly the budget was refused: the budget may be spent in full; refuse "
+            "only a call that would exceed it (>, not >=).")
+
+
+def _content_chars(message: dict) -> int:
+    content = message.get("content") or ""
+    return len(content) if isinstance(content, str) else sum(len(part.get("text", "")) for part in content)
+
+
+def _estimate_cases(rng: random.Random) -> list[list[dict]]:
+    """Messages to estimate: plain text, an assistant turn without content, a user turn made of a text
+    and an image part, and plain text again. Their character counts leave remainders 1, 2, 2 and 0
+    modulo 3, so rounding down, a character too many or too few, or a missing text counted as a couple
+    of characters each changes the token count of at least one case."""
+    system = {"role": "system", "content": f"You are support bot {_token(rng, 4)}."}
+    parts = [{"type": "text", "text": _question(rng)}, {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]
+    cases = [[{"role": "user", "content": _question(rng)}],
+             [dict(system), {"role": "user", "content": _question(rng)}, {"role": "assistant", "content": None}],
+             [dict(system), {"role": "user", "content": parts}],
+             [{"role": "user", "content": _question(rng)}]]
+    for messages, remainder in zip(cases, (1, 2, 2, 0), strict=True):
+        padded = messages[0]  # a string content: the system message or the only user message
+        while sum(_content_chars(message) for message in messages) % 3 != remainder:
+            padded["content"] += "!"
+    return cases
+
+
+@part("api-cost", hint="Prompt tokens = ceil(characters of the messages' content / 3) + 4 per message + 3; "
+      "price them at the input price and max_tokens tokens at the output price.")
+def test_estimate_follows_the_recipe(nb, rng):
+    price = _price_table(rng, [MODEL])[MODEL]
+    ledger = nb.CostLedger({MODEL: price})
+    for messages in _estimate_cases(rng):
+        max_tokens = rng.randint(1, 500)
+        chars = sum(_content_chars(message) for message in messages)
+        prompt = math.ceil(chars / 3) + 4 * len(messages) + 3
+        expected = _cost(price, prompt, max_tokens)
+        got = ledger.estimate(MODEL, messages, max_tokens)
+        if _number(got) and math.isclose(got, expected, rel_tol=1e-9):
+            continue
+        floor = _cost(price, chars // 3 + 4 * len(messages) + 3, max_tokens)
+        _fail(f"estimate() of {messages} with max_tokens={max_tokens} returned {got!r}; the recipe gives "
+              f"{expected!r}: {chars} characters of content -> ceil({chars} / 3) = {math.ceil(chars / 3)} tokens, "
+              f"+ 4 x {len(messages)} messages + 3 = {prompt} prompt tokens at the input price, plus {max_tokens} "
+              "output tokens" + (": it rounded down; round up (math.ceil)." if _number(got) and
+                                 math.isclose(got, floor, rel_tol=1e-9) else "."))
 
 
 # -- part 4: caching -------------------------------------------------------------------------
@@ -824,6 +984,20 @@ def test_redact_removes_secrets(nb, rng, quick):
         assert got["headers"].get("content-type") == "application/json", "redact changed a header that is not secret."
 
 
+def _assert_latency(latency: Any, delay: float, outer_ms: float) -> None:
+    """latency_ms of a call the stub held for *delay* seconds and that ended within *outer_ms* of the
+    grader's call into the notebook: a number of milliseconds between the two."""
+    took = f"a call that took at least {delay * 1000:.0f} ms (the API answered after {delay} s)"
+    assert _number(latency), (
+        f"latency_ms is {latency!r} ({type(latency).__name__}); log a number of milliseconds (int or float).")
+    assert latency != 0, f"latency_ms is 0 for {took}: time the call with time.perf_counter() before and after it."
+    assert not (delay * 0.8 <= latency < delay * 100), (
+        f"latency_ms is {latency!r} for {took}: that is seconds; multiply by 1000.")
+    assert delay * 800 <= latency <= outer_ms + 1, (
+        f"latency_ms is {latency!r} for {took} and ended within {outer_ms:.0f} ms: time the call itself, from "
+        "just before it to just after it.")
+
+
 def _records(output: str) -> list[dict]:
     records = []
     for line in output.splitlines():
@@ -842,7 +1016,11 @@ def test_one_record_per_call(nb, stub, rng):
     client = make("openai_client", max_retries=0, timeout=5)
     model, attempt = rng.choice([MODEL, "gpt-4o"]), rng.randint(1, 4)
     messages = _messages(_question(rng))
+    delay = round(rng.uniform(0.05, 0.08), 3)
+    stub.queue_fault("delay", seconds=delay)
+    started = time.perf_counter()  # the learner's call happens inside this one: it cannot take longer
     response = nb.logged_completion(client, attempt=attempt, model=model, messages=messages, max_tokens=30)
+    outer_ms = (time.perf_counter() - started) * 1000
     output = nb.last.output
     assert isinstance(response, LearnerObject) and "ChatCompletion" in response.type_name, (
         f"logged_completion returned {response!r}; return the response.")
@@ -858,8 +1036,7 @@ def test_one_record_per_call(nb, stub, rng):
                 "completion_tokens": completion_tokens, "error": None}
     wrong = {name: record.get(name, "<missing>") for name, value in expected.items() if record.get(name, ...) != value}
     assert not wrong, f"The record of a successful call has {wrong}; expected {dict((k, expected[k]) for k in wrong)}."
-    assert _number(record.get("latency_ms")) and record["latency_ms"] >= 0, (
-        f"latency_ms is {record.get('latency_ms')!r}; log the call's duration in milliseconds.")
+    _assert_latency(record.get("latency_ms"), delay, outer_ms)
     assert not _leaks(output, stub.api_key), (
         "The log line contains the API key (or part of it): a key in a log line has leaked to everyone who "
         "can read the logs. Never log the client's key; redact the record.")
@@ -885,6 +1062,8 @@ def test_one_record_per_call(nb, stub, rng):
                 "prompt_tokens": None, "completion_tokens": None}
     wrong = {name: record.get(name, "<missing>") for name, value in expected.items() if record.get(name, ...) != value}
     assert not wrong, f"The record of a failed call has {wrong}; expected {dict((k, expected[k]) for k in wrong)}."
+    assert _number(record.get("latency_ms")) and record["latency_ms"] >= 0, (
+        f"The failed call's latency_ms is {record.get('latency_ms')!r}; log its duration too, in milliseconds.")
     assert isinstance(record.get("error"), str) and "InternalServerError" in record["error"], (
         f"The failed call's error field is {record.get('error')!r}; write '<ErrorType>: <message>'.")
     assert not _leaks(output, stub.api_key), "The log line of a failed call contains the API key."

@@ -68,12 +68,13 @@ def ungraded(path: Path, problem: str, exercise: str | None, status: str = R.INV
 
 
 def grade_notebook(path: str | Path, *, exercise: str | None = None, limits: Limits | None = None,
-                   seed: int | None = None, launcher: Launcher | None = None) -> R.Result:
+                   seed: int | None = None, launcher: Launcher | None = None, quick: bool = False) -> R.Result:
     """Grade *path*; always returns a :class:`Result`, whatever the notebook does.
 
     *exercise* is assumed when the notebook does not name one (batch grading places
     submissions by folder). *launcher* starts the child process; batch grading passes a
     ``ZygoteLauncher`` so children fork from a process that imported the heavy modules.
+    *quick* runs the checks with the few inputs of the in-notebook ``check()``.
     """
     path = Path(path)
     started = time.monotonic()
@@ -82,7 +83,7 @@ def grade_notebook(path: str | Path, *, exercise: str | None = None, limits: Lim
     except InvalidNotebook as error:
         return ungraded(path, str(error), exercise)
     seed = content_seed(plan) if seed is None else seed
-    result = _grade(plan, limits or Limits(), seed, launcher)
+    result = _grade(plan, limits or Limits(), seed, launcher, quick)
     result.seconds = time.monotonic() - started
     return result
 
@@ -101,7 +102,7 @@ def _execution_cells(plan: _Plan) -> list[dict]:
             for cell in plan.submission.code_cells]
 
 
-def _grade(plan: _Plan, limits: Limits, seed: int, launcher: Launcher | None) -> R.Result:
+def _grade(plan: _Plan, limits: Limits, seed: int, launcher: Launcher | None, quick: bool) -> R.Result:
     from grader.stub import StubLLM
 
     api_key = "sk-stub-" + secrets.token_hex(12)
@@ -115,7 +116,7 @@ def _grade(plan: _Plan, limits: Limits, seed: int, launcher: Launcher | None) ->
         notebook = NotebookRun(_execution_cells(plan), Path(workdir), env, limits, launcher, stub)
         try:
             run = notebook.start()
-            context = CheckContext(Learner(notebook.request), stub, seed, quick=False,
+            context = CheckContext(Learner(notebook.request), stub, seed, quick=quick,
                                    describe_missing=_missing_describer(plan))
             for part in plan.reference.parts():
                 result.parts.append(_grade_part(part, plan, run, notebook, context))

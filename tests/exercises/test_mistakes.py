@@ -1,5 +1,6 @@
 """Every common mistake of every exercise loses points in exactly its own part, with
-feedback that names it (the variants are in ``tests/exercises/mistakes/``).
+feedback that names it (the variants are in ``tests/exercises/mistakes/``), in final
+grading and in the quick in-notebook ``check()`` alike.
 
 All the gradings start together on first use and run from warm zygotes, one per core.
 """
@@ -21,6 +22,7 @@ from tests.exercises import mistakes
 
 LIMITS = Limits(cell_seconds=10, notebook_seconds=60, call_seconds=5, memory_mb=1024)
 CASES = [(exercise, name) for exercise in mistakes.exercises() for name in sorted(mistakes.load(exercise))]
+MODES = ("final", "quick")
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +31,15 @@ def graded(tmp_path_factory) -> dict[tuple[str, str], Future]:
     local = threading.local()
     launchers: list[ZygoteLauncher] = []
 
-    def grade(path):
+    def grade(path, mode):
         if not hasattr(local, "launcher"):
             local.launcher = ZygoteLauncher()
             launchers.append(local.launcher)
-        return grade_notebook(path, limits=LIMITS, launcher=local.launcher)
+        return grade_notebook(path, limits=LIMITS, launcher=local.launcher, quick=mode == "quick")
 
     pool = ThreadPoolExecutor(max(os.cpu_count() or 1, 2))
-    futures = {case: pool.submit(grade, mistakes.write_variant(directory, *case)) for case in CASES}
+    paths = {case: mistakes.write_variant(directory, *case) for case in CASES}
+    futures = {(*case, mode): pool.submit(grade, paths[case], mode) for case in CASES for mode in MODES}
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
     for launcher in launchers:
@@ -48,15 +51,16 @@ def test_every_exercise_with_a_solution_has_mistakes():
     assert exercises - {"sample"} <= set(mistakes.exercises()), "add tests/exercises/mistakes/<exercise>.py"
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("exercise,name", CASES, ids=[f"{e}-{n}" for e, n in CASES])
-def test_mistake_loses_points_only_in_its_part(graded, exercise, name):
+def test_mistake_loses_points_only_in_its_part(graded, exercise, name, mode):
     mistake = mistakes.load(exercise)[name]
     full = {part.part_id: part.points for part in read_notebook(mistakes.solution_path(exercise)).parts()}
     assert mistake.part in full, f"{name}: no part {mistake.part!r} in {exercise}"
-    result = graded[(exercise, name)].result()
+    result = graded[(exercise, name, mode)].result()
     assert result.status == R.GRADED and not result.cell_errors, (result.status, result.cell_errors)
     got = {part.id: part.points for part in result.parts}
-    assert got[mistake.part] < full[mistake.part], f"{name} was not caught"
+    assert got[mistake.part] < full[mistake.part], f"{name} was not caught by the {mode} check"
     others = {part: value for part, value in got.items() if part != mistake.part}
     assert others == {part: value for part, value in full.items() if part != mistake.part}, (
         f"{name} also cost points elsewhere: {others}")

@@ -20,7 +20,7 @@ MISTAKES = {
         find='    if isinstance(error, openai.APIConnectionError):',
         replace='    return isinstance(error, openai.OpenAIError)\n    if isinstance(error, openai.APIConnectionError):'),
     'ignores_retry_after': Mistake(
-        cell='api-retry-code', part='api-retry', feedback='it ignored retry-after',
+        cell='api-retry-code', part='api-retry', feedback='it ignored the `retry-after` header',
         find='wait = retry_after_seconds(error)',
         replace='wait = None'),
     'fixed_sleep': Mistake(
@@ -75,4 +75,56 @@ MISTAKES = {
         cell='api-logging-code', part='api-logging', feedback='A failed call logged 0 JSON record(s)',
         find='        return response\n    finally:\n        record["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)\n        call_logger.info(json.dumps(redact(record)))\n',
         replace='        record["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)\n        call_logger.info(json.dumps(redact(record)))\n        return response\n'),
+    'settings_not_stripped': Mistake(
+        cell='api-client-code', part='api-client', feedback='strip the whitespace around each value',
+        find='base_url = (env.get("OPENAI_BASE_URL") or "").strip() or None',
+        replace='base_url = env.get("OPENAI_BASE_URL") or None'),
+    'retries_insufficient_quota': Mistake(
+        cell='api-retry-code', part='api-retry', feedback="call_with_retry retried a 429 insufficient_quota",
+        find='return getattr(error, "code", None) != "insufficient_quota"',
+        replace='return True'),
+    'caps_retry_after': Mistake(
+        cell='api-retry-code', part='api-retry', feedback="it capped the server's `retry-after` at max_delay",
+        find='            if wait is None:\n',
+        replace='            if wait is not None:\n                wait = min(wait, max_delay)\n            if wait is None:\n'),
+    'ignores_retry_after_ms': Mistake(
+        cell='api-retry-code', part='api-retry', feedback='it ignored the `retry-after-ms` header',
+        find='(("retry-after-ms", 0.001), ("retry-after", 1.0))',
+        replace='(("retry-after", 1.0),)'),
+    'retry_after_ms_as_seconds': Mistake(
+        cell='api-retry-code', part='api-retry', feedback='it read `retry-after-ms` as seconds',
+        find='("retry-after-ms", 0.001)',
+        replace='("retry-after-ms", 1.0)'),
+    'retry_after_zero_as_no_header': Mistake(
+        cell='api-retry-code', part='api-retry', feedback='it treated `retry-after: 0` as no header',
+        find='seconds >= 0',
+        replace='seconds > 0'),
+    'backoff_one_step_early': Mistake(
+        cell='api-retry-code', part='api-retry', feedback='its backoff grows one step too early',
+        find='2 ** (attempt - 1)',
+        replace='2 ** attempt'),
+    'latency_always_zero': Mistake(
+        cell='api-logging-code', part='api-logging', feedback='latency_ms is 0 for a call that took',
+        find='record["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)',
+        replace='record["latency_ms"] = 0'),
+    'latency_in_seconds': Mistake(
+        cell='api-logging-code', part='api-logging', feedback='that is seconds; multiply by 1000',
+        find='record["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)',
+        replace='record["latency_ms"] = time.perf_counter() - started'),
+    'make_client_ignores_base_url': Mistake(
+        cell='api-client-code', part='api-client', feedback='make_client(settings) did not use settings.base_url',
+        find='base_url=settings.base_url, ',
+        replace=''),
+    'retries_its_own_bugs': Mistake(
+        cell='api-retry-code', part='api-retry', feedback='call_with_retry retried a TypeError',
+        find='        return error.status_code >= 500\n    return False\n',
+        replace='        return error.status_code >= 500\n    return True\n'),
+    'estimate_rounds_down': Mistake(
+        cell='api-cost-code', part='api-cost', feedback='it rounded down; round up (math.ceil)',
+        find='math.ceil(text / 3)',
+        replace='text // 3'),
+    'complete_drops_max_tokens': Mistake(
+        cell='api-cost-code', part='api-cost', feedback='complete(..., max_tokens=50) sent max_tokens=None',
+        find='messages=messages, max_tokens=max_tokens, **params)',
+        replace='messages=messages, **params)'),
 }
