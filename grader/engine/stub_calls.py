@@ -44,6 +44,10 @@ class ChatCall:
         from grader.stub.transport import StubTransport
 
         self.invocations += 1
+        if not {"model", "messages"} <= set(self.request):
+            # The SDK refuses such a call (TypeError) before sending anything; so does its replay
+            # on the learner's side, so nothing may reach the stub here either.
+            return {"transport_error": "not_sent"}
         timeout = float(self.client.get("timeout", DEFAULT_TIMEOUT))
         key = self.client.get("api_key", stub.api_key)
         request = httpx2.Request(
