@@ -1,19 +1,23 @@
-"""Batch grading speed: `grader grade` against `nbgrader autograde` on the same submissions.
+"""Batch grading speed on what a class hands in: `grader grade` against `nbgrader autograde`.
 
-Writes N submissions (default 100): four in five are the sample exercise in the demo's
-variants (full marks, partial, common mistakes, broken, unanswered, tampered), one in five
-the API-hygiene notebook (solution or blank). Grades them with both tools in the same run
-and prints seconds per submission, the ratio and the peak memory of any one process of
-`grader grade` (a pool worker, its zygote or a notebook child).
-Usage: python benchmarks/bench_batch.py [--count N] [--jobs J [J ...]]
+For every exercise in `solutions/`, the same number of submissions: the solution, the blank
+exercise and the solution with one common mistake each (`tests/exercises/mistakes/`, cycled),
+the sample exercise with its realistic variants (`grader.batch.samples.VARIANTS`, without the
+infinite loop, which costs every tool its time limit, not its speed). Each exercise's cohort
+is graded by both tools in the same run (ours first, so the peak memory is ours); prints per
+exercise and overall the median seconds per submission over the repeats, the ratio, and the
+peak memory of any one process of `grader grade` (a pool worker, its zygote or a child).
+Usage: python benchmarks/bench_batch.py [--per-exercise N] [--jobs J] [--repeat R]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,9 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.batch.samples import VARIANTS, variant  # noqa: E402
+from tests.exercises import mistakes  # noqa: E402
 
-# The infinite loop is left out: it costs each tool its cell timeout, not its speed.
-MIX = [name for name in VARIANTS if name != "infinite_loop"]
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
@@ -38,67 +41,75 @@ def run(command: list[str], cwd: Path, ok_codes: tuple[int, ...] = (0,)) -> floa
     return time.perf_counter() - started
 
 
-API_SHARE = 5  # every 5th learner hands in the API-hygiene notebook (solution or blank, alternately)
+def submissions(solution: Path, count: int) -> list[str]:
+    """*count* notebooks of one exercise, as a class hands them in."""
+    raw = json.loads(solution.read_text())
+    exercise = raw["metadata"]["grader"]["exercise"]
+    if exercise == "sample":
+        texts = [variant(name) for name in VARIANTS if name != "infinite_loop"]
+    else:
+        wrong = [json.dumps(mistakes.apply(raw, name, mistake)) for name, mistake in
+                 sorted(mistakes.load(exercise).items())]
+        texts = [solution.read_text(), (ROOT / "exercises" / solution.name).read_text(), *wrong]
+    return [texts[index % len(texts)] for index in range(count)]
 
 
-def write_course(folder: Path, count: int) -> Path:
-    """One course in nbgrader's layout that both tools grade: assignments `sample` and `api_hygiene`."""
-    course = folder / "course"
-    texts = [variant(name) for name in MIX]
-    for index in range(count):
-        learner = course / "submitted" / f"learner{index:03d}"
-        if index % API_SHARE == API_SHARE - 1:
-            source = ROOT / ("solutions" if index % (2 * API_SHARE) == API_SHARE - 1 else "exercises")
-            (learner / "api_hygiene").mkdir(parents=True)
-            shutil.copy(source / "01_api_hygiene.ipynb", learner / "api_hygiene")
-        else:
-            (learner / "sample").mkdir(parents=True)
-            (learner / "sample" / "00_sample.ipynb").write_text(texts[index % len(texts)], encoding="utf-8")
-    for folder_name in ("sample", "api_hygiene"):
-        (course / "source" / folder_name).mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / "00_sample.ipynb", course / "source" / "sample")
-    shutil.copy(ROOT / "solutions" / "01_api_hygiene.ipynb", course / "source" / "api_hygiene")
-    students = ", ".join(f"dict(id='{learner.name}')" for learner in sorted((course / "submitted").iterdir()))
+def write_course(folder: Path, solution: Path, count: int) -> tuple[str, Path]:
+    """One nbgrader course with one assignment, named after the exercise; returns (name, course)."""
+    exercise = json.loads(solution.read_text())["metadata"]["grader"]["exercise"]
+    course = folder / exercise
+    for index, text in enumerate(submissions(solution, count)):
+        target = course / "submitted" / f"learner{index:03d}" / exercise
+        target.mkdir(parents=True)
+        (target / solution.name).write_text(text, encoding="utf-8")
+    (course / "source" / exercise).mkdir(parents=True)
+    shutil.copy(solution, course / "source" / exercise)
+    students = ", ".join(f"dict(id='learner{index:03d}')" for index in range(count))
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.root = '.'\n"
-        "c.CourseDirectory.db_assignments = [dict(name='sample'), dict(name='api_hygiene')]\n"
+        f"c.CourseDirectory.db_assignments = [dict(name='{exercise}')]\n"
         f"c.CourseDirectory.db_students = [{students}]\n")
-    return course
+    return exercise, course
 
 
-def nbgrader_autograde(course: Path) -> float:
-    seconds = 0.0
-    for assignment in ("sample", "api_hygiene"):
-        run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"], course)
-        # nbgrader exits 1 when some submissions fail to run (the crashed ones): expected here.
-        seconds += run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"], course,
-                       ok_codes=(0, 1))
-    return seconds
+def nbgrader_autograde(exercise: str, course: Path) -> float:
+    run([sys.executable, "-m", "nbgrader", "generate_assignment", exercise, "--force"], course)
+    # nbgrader exits 1 when some submissions fail to run (the broken ones): expected here.
+    return run([sys.executable, "-m", "nbgrader", "autograde", exercise, "--force"], course, ok_codes=(0, 1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=100)
-    cores = os.cpu_count() or 1
-    parser.add_argument("--jobs", type=int, nargs="+", default=[cores, 2 * cores],
-                        help="grader grade --jobs values to time (default: the cores, and twice that)")
+    parser.add_argument("--per-exercise", type=int, default=12, help="submissions of each exercise")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="grader grade --jobs (default: cores)")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    ours: dict[int, float] = {}
+    ours: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        course = write_course(Path(tmp), args.count)
-        for jobs in args.jobs:
-            ours[jobs] = run([sys.executable, "-m", "grader", "grade", str(course / "submitted"), "--out",
-                              str(Path(tmp) / f"out-{jobs}"), "--jobs", str(jobs)], ROOT)
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        theirs = nbgrader_autograde(course)
-    per_theirs = theirs / args.count
-    api = len(range(API_SHARE - 1, args.count, API_SHARE))
-    print(f"{args.count} submissions ({args.count - api} sample exercise, {api} API hygiene), {cores} cores")
-    print(f"nbgrader autograde:            {per_theirs:.3f} s per submission ({theirs:.1f} s in all, serial)")
-    for jobs, seconds in ours.items():
-        per_ours = seconds / args.count
-        print(f"{f'grader grade --jobs {jobs}:':<31}{per_ours:.3f} s per submission ({seconds:.1f} s in all): "
-              f"{per_theirs / per_ours:.1f}x faster")
+        courses = [write_course(Path(tmp), solution, args.per_exercise)
+                   for solution in sorted((ROOT / "solutions").glob("*.ipynb"))]
+        for attempt in range(args.repeat):
+            for exercise, course in courses:
+                out = Path(tmp) / f"out-{exercise}-{attempt}"
+                ours.setdefault(exercise, []).append(run(
+                    [sys.executable, "-m", "grader", "grade", str(course / "submitted"), "--out", str(out),
+                     "--jobs", str(args.jobs)], ROOT))
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before nbgrader runs
+        for _ in range(args.repeat):
+            for exercise, course in courses:
+                theirs.setdefault(exercise, []).append(nbgrader_autograde(exercise, course))
+    n = args.per_exercise
+    print(f"{n} submissions per exercise (solution, blank, common mistakes), grader grade --jobs {args.jobs}, "
+          f"nbgrader autograde serial; medians of {args.repeat}, seconds per submission")
+    print(f"{'exercise':<20} {'grader grade':>13} {'nbgrader':>9} {'ratio':>7}")
+    for exercise in ours:
+        mine, base = statistics.median(ours[exercise]) / n, statistics.median(theirs[exercise]) / n
+        print(f"{exercise:<20} {mine:>12.3f}s {base:>8.3f}s {base / mine:>6.1f}x")
+    mine = statistics.median([sum(times[i] for times in ours.values()) for i in range(args.repeat)])
+    base = statistics.median([sum(times[i] for times in theirs.values()) for i in range(args.repeat)])
+    total = n * len(ours)
+    print(f"{'overall':<20} {mine / total:>12.3f}s {base / total:>8.3f}s {base / mine:>6.1f}x")
     print(f"peak memory of one grader process: {peak_mb:.0f} MB")
 
 
