@@ -15,9 +15,9 @@ import math
 import random
 import string
 import time
-from typing import Any, NoReturn
+from typing import Any
 
-from grader.checks import LearnerRaised, make, part
+from grader.checks import LearnerRaised, fail, make, part, unanswered
 from grader.engine.remote import LearnerObject
 from grader.stub.wire import StubRequest
 
@@ -35,11 +35,6 @@ def _chat_requests(stub: Any) -> list:
 def _statuses(stub: Any) -> list:
     return [r.status for r in _chat_requests(stub)]
 
-
-def _unanswered(error: LearnerRaised) -> None:
-    """Re-raise NotImplementedError so the engine reports the part as not answered yet."""
-    if error.is_a("NotImplementedError"):
-        raise error
 
 
 def _token(rng: random.Random, n: int = 10) -> str:
@@ -82,9 +77,6 @@ def _replayed_usage(stub: Any, body: dict, fault: str | None = None) -> tuple[in
     usage = json.loads(stub.handle(request).body)["usage"]
     return usage["prompt_tokens"], usage["completion_tokens"]
 
-
-def _fail(message: str) -> NoReturn:
-    raise AssertionError(message)
 
 
 def _number(value: Any) -> bool:
@@ -146,7 +138,7 @@ def test_missing_key_is_a_clear_error(nb, rng):
         try:
             got = nb.load_settings(env)
         except LearnerRaised as error:
-            _unanswered(error)
+            unanswered(error)
             assert error.is_a("ConfigError"), (
                 f"With OPENAI_API_KEY {label}, load_settings raised {error.type_name}: {error.message}; raise "
                 "ConfigError, whose message says what is wrong and how to fix it.")
@@ -156,7 +148,7 @@ def test_missing_key_is_a_clear_error(nb, rng):
                 "The missing-key error (or your output) shows another secret from the environment: never "
                 "put environment values in messages.")
         else:
-            _fail(
+            fail(
                 f"load_settings returned {got!r} with OPENAI_API_KEY {label}: a missing key should stop the "
                 "program at start-up with a clear error, not as a 401 on the first request.")
 
@@ -182,7 +174,7 @@ def test_client_uses_settings_and_a_timeout(nb, stub, rng):
         try:
             client.chat.completions.create(model=MODEL, messages=_messages(_question(rng)), max_tokens=20)
         except LearnerRaised as error:
-            _unanswered(error)
+            unanswered(error)
         sent = _chat_requests(stub)
         assert sent, "make_client(settings)'s client sent nothing."
         assert sent[0].headers.get("host") == host, (
@@ -209,7 +201,7 @@ def _assert_gives_up_after_the_timeout(nb: Any, stub: Any, rng: random.Random, b
     try:
         client.chat.completions.create(model=MODEL, messages=_messages(_question(rng)), max_tokens=20)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         abandoned = error.is_a("openai.APITimeoutError")
     else:
         abandoned = False
@@ -253,8 +245,8 @@ def test_retries_transient_errors(nb, stub, rng, quick):
             result = _retry(nb, _chat_call(rng, **client), max_attempts=len(faults) + 2, base_delay=0.05,
                             max_delay=1.0, deadline=120.0)
         except LearnerRaised as error:
-            _unanswered(error)
-            _fail(
+            unanswered(error)
+            fail(
                 f"After {described}, call_with_retry raised {error.type_name} ({len(_chat_requests(stub))} "
                 f"request(s) made): these errors are transient and worth retrying. {error.message[:200]}")
         statuses = _statuses(stub)
@@ -302,7 +294,7 @@ def test_does_not_retry_client_errors(nb, stub, rng):
             got = nb.call_with_retry(make("chat_call", request=request, client=client), max_attempts=4,
                                      base_delay=0.1, max_delay=1.0, deadline=60.0)
         except LearnerRaised as error:
-            _unanswered(error)
+            unanswered(error)
             raised = error
         sent, once = len(_chat_requests(stub)), int(case != "bug")  # a bug raises before sending anything
         retried = sent > once or (case == "bug" and bool(nb.last.sleeps or (raised and raised.is_a("RetryError"))))
@@ -323,8 +315,8 @@ def _sleeps_after_failures(nb: Any, stub: Any, rng: random.Random, failures: int
     try:
         _retry(nb, _chat_call(rng), max_attempts=failures + 2, deadline=10_000.0, **kwargs)
     except LearnerRaised as error:
-        _unanswered(error)
-        _fail(f"call_with_retry raised {error.type_name} after {failures} server errors with "
+        unanswered(error)
+        fail(f"call_with_retry raised {error.type_name} after {failures} server errors with "
                        f"max_attempts={failures + 2}; it should have retried them.")
     return list(nb.last.sleeps)
 
@@ -374,9 +366,9 @@ def _assert_within_backoff(retry: int, slept: float, base: float, cap: float) ->
     told = (f"With base_delay={base}, call_with_retry waited {slept:.3f} s before retry {retry}, more than "
             f"min(max_delay, base_delay * 2 ** ({retry} - 1)) = {bound:.3f} s")
     if slept <= min(cap, 2 * bound) * (1 + 1e-9):
-        _fail(f"{told}: its backoff grows one step too early (2 ** n instead of 2 ** (n - 1)). The first "
+        fail(f"{told}: its backoff grows one step too early (2 ** n instead of 2 ** (n - 1)). The first "
               "retry waits up to base_delay, the second up to 2 x base_delay, then 4 x, ...")
-    _fail(f"{told}: its backoff starts too high or grows faster than doubling. The first retry waits up to "
+    fail(f"{told}: its backoff starts too high or grows faster than doubling. The first retry waits up to "
           "base_delay, and the maximum wait doubles after each failure.")
 
 
@@ -447,10 +439,10 @@ def test_honours_retry_after(nb, stub, rng):
             _retry(nb, _chat_call(rng), max_attempts=3, base_delay=RETRY_AFTER_BASE, max_delay=RETRY_AFTER_CAP,
                    deadline=100_000.0)  # far: a wait in the wrong unit is taken, so it can be named
         except LearnerRaised as error:
-            _unanswered(error)
+            unanswered(error)
             wanted = "back off as usual (the header is not a number of seconds >= 0)" if seconds is None else \
                 f"wait {seconds:g} s"
-            _fail(f"After one 429 with `{header}`, call_with_retry raised {error.type_name} "
+            fail(f"After one 429 with `{header}`, call_with_retry raised {error.type_name} "
                   f"({error.message[:120]}); it should {wanted} and retry.")
         assert len(_chat_requests(stub)) == 2, f"After one 429 with `{header}`, expected exactly one retry."
         mistake = _retry_after_mistake(header, seconds, sum(nb.last.sleeps))
@@ -468,7 +460,7 @@ def test_gives_up_after_max_attempts(nb, stub, rng):
         got = _retry(nb, _chat_call(rng), max_attempts=attempts, base_delay=0.01, max_delay=0.05,
                      deadline=100_000.0)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         got = None
         raised = error
     else:
@@ -508,7 +500,7 @@ def test_stops_at_the_deadline(nb, stub, rng):
         try:
             got = _retry(nb, _chat_call(rng), max_attempts=50, deadline=deadline, **kwargs)
         except LearnerRaised as error:
-            _unanswered(error)
+            unanswered(error)
             got = raised = error
         else:
             raised = None
@@ -577,7 +569,7 @@ def test_ledger_prices_usage(nb, rng, quick):
             }
             named = [name for name, value in mistakes.items()
                      if _number(got) and cached and math.isclose(got, value, rel_tol=1e-9)]
-            _fail(
+            fail(
                 f"record({usage}, {model!r}) returned {got!r}; with prices {price} it costs {expected!r}"
                 + (f": it {named[0]}." if named else "."))
         totals = [totals[0] + prompt, totals[1] + completion, totals[2] + cached]
@@ -605,7 +597,7 @@ def test_complete_records_every_billed_response(nb, stub, rng):
     try:
         got = nb.complete(client, ledger, model=MODEL, messages=_messages(question), max_tokens=200)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         truncated_error = error
     else:
         truncated_error = None
@@ -641,8 +633,8 @@ def test_budget_guard_refuses_before_the_call(nb, stub, rng):
     try:
         nb.complete(client, ledger, model=MODEL, messages=messages, max_tokens=50)
     except LearnerRaised as error:
-        _unanswered(error)
-        _fail(f"complete() with max_tokens=50 and a budget of ${budget:.6f} (room for 1000 output "
+        unanswered(error)
+        fail(f"complete() with max_tokens=50 and a budget of ${budget:.6f} (room for 1000 output "
                        f"tokens) raised {error.type_name}: {error.message[:150]}; it fits the budget.")
     sent = _chat_requests(stub)
     assert len(sent) == 1, f"complete() made {len(sent)} requests for one call."
@@ -668,7 +660,7 @@ def test_budget_guard_refuses_before_the_call(nb, stub, rng):
     try:
         nb.complete(client, ledger, model=MODEL, messages=messages, max_tokens=max_tokens)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         refused = error
     else:
         refused = None
@@ -686,7 +678,7 @@ def test_budget_guard_refuses_before_the_call(nb, stub, rng):
     try:
         nb.complete(client, spent, model=MODEL, messages=messages, max_tokens=small)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
     assert not _chat_requests(stub), (
         f"With 90% of the ${budget:.6f} budget already spent, a call that may cost 40% of it still reached "
         "the API: the guard must add what is already spent (total_cost) to the estimate.")
@@ -694,7 +686,7 @@ def test_budget_guard_refuses_before_the_call(nb, stub, rng):
     try:
         nb.complete(client, exact, model=MODEL, messages=messages, max_tokens=20)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         assert not error.is_a("BudgetExceeded"), (
             "A call whose estimate is exactly the budget was refused: the budget may be spent in full; refuse "
             "only a call that would exceed it (>, not >=).")
@@ -737,7 +729,7 @@ def test_estimate_follows_the_recipe(nb, rng):
         if _number(got) and math.isclose(got, expected, rel_tol=1e-9):
             continue
         floor = _cost(price, chars // 3 + 4 * len(messages) + 3, max_tokens)
-        _fail(f"estimate() of {messages} with max_tokens={max_tokens} returned {got!r}; the recipe gives "
+        fail(f"estimate() of {messages} with max_tokens={max_tokens} returned {got!r}; the recipe gives "
               f"{expected!r}: {chars} characters of content -> ceil({chars} / 3) = {math.ceil(chars / 3)} tokens, "
               f"+ 4 x {len(messages)} messages + 3 = {prompt} prompt tokens at the input price, plus {max_tokens} "
               "output tokens" + (": it rounded down; round up (math.ceil)." if _number(got) and
@@ -820,14 +812,14 @@ def test_identical_requests_reach_the_api_once(nb, stub, rng):
     try:
         cached.create(**other)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
     else:
-        _fail("CachedChat.create returned something for a call that failed with a 503; let the error out.")
+        fail("CachedChat.create returned something for a call that failed with a 503; let the error out.")
     try:
         cached.create(**other)
     except LearnerRaised as error:
-        _unanswered(error)
-        _fail(f"After one failed call, the same request raised {error.type_name} again without a new "
+        unanswered(error)
+        fail(f"After one failed call, the same request raised {error.type_name} again without a new "
                        "try: a failed call was cached. Cache only responses.")
     assert len(_chat_requests(stub)) == 3, "After a failed call, the same request must try the API again."
 
@@ -929,8 +921,8 @@ def test_one_failure_does_not_lose_the_others(nb, stub, rng):
     try:
         results = _answer_all(nb, prompts, limit)
     except LearnerRaised as error:
-        _unanswered(error)
-        _fail(
+        unanswered(error)
+        fail(
             f"One request of {count} failed with a {status}, and answer_all raised {error.type_name}: one failure "
             f"lost all {count - 1} answers that worked. Report the error in that prompt's result instead.")
     _check_results(results, prompts, answers)
@@ -1047,11 +1039,11 @@ def test_one_record_per_call(nb, stub, rng):
     try:
         nb.logged_completion(client, attempt=attempt + 1, model=model, messages=messages, max_tokens=30)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         assert error.is_a("InternalServerError"), (
             f"logged_completion raised {error.type_name} for a {status}; re-raise the error unchanged.")
     else:
-        _fail(f"logged_completion swallowed a {status} error; log it, then re-raise it.")
+        fail(f"logged_completion swallowed a {status} error; log it, then re-raise it.")
     output = nb.last.output
     records = _records(output)
     assert len(records) == 1, (

@@ -17,12 +17,12 @@ import math
 import random
 import re
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
 from grader import metrics
-from grader.checks import LearnerRaised, kind, make, part
+from grader.checks import LearnerRaised, fail, kind, make, part, unanswered
 from grader.engine.remote import LearnerObject
 
 EMBEDDING_MODEL = "text-embedding-3-small"
@@ -36,14 +36,6 @@ CITATION = re.compile(r"\[([\w-]+)\]")
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _fail(message: str) -> NoReturn:
-    raise AssertionError(message)
-
-
-def _unanswered(error: LearnerRaised) -> None:
-    """Re-raise NotImplementedError so the engine reports the part as not answered yet."""
-    if error.is_a("NotImplementedError"):
-        raise error
 
 
 def _count_tokens(text: str) -> int:
@@ -194,11 +186,11 @@ def test_impossible_sizes_are_refused(nb, rng):
         try:
             got = nb.chunk_text("doc", text, max_words=max_words, overlap=overlap)
         except LearnerRaised as error:
-            _unanswered(error)
+            unanswered(error)
             assert error.is_a("ValueError"), (
                 f"chunk_text(max_words={max_words}, overlap={overlap}) raised {error.type_name}; raise ValueError.")
         else:
-            _fail(f"chunk_text(max_words={max_words}, overlap={overlap}) returned {len(got)} chunks; these sizes "
+            fail(f"chunk_text(max_words={max_words}, overlap={overlap}) returned {len(got)} chunks; these sizes "
                   "never advance (or make no sense): raise ValueError.")
 
 
@@ -340,10 +332,10 @@ def test_batches_are_full_and_within_the_limits(nb, rng, quick):
     try:
         got = nb.plan_batches(texts, 4, limit)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         assert error.is_a("ValueError"), f"A text over max_tokens raised {error.type_name}; raise ValueError."
     else:
-        _fail(f"plan_batches accepted text {too_long}, whose {_count_tokens(texts[too_long])} tokens exceed "
+        fail(f"plan_batches accepted text {too_long}, whose {_count_tokens(texts[too_long])} tokens exceed "
               f"max_tokens={limit} on their own: no batch can carry it, so raise ValueError.")
 
 
@@ -352,7 +344,7 @@ def _pairs(got: Any) -> list[tuple]:
     if type(got) not in (list, tuple) or not all(
             type(b) in (list, tuple) and len(b) == 2 and all(type(i) is int or isinstance(i, np.integer) for i in b)
             for b in got):
-        _fail(f"plan_batches returned {kind(got)} {got!r:.80}; return a list of (start, end) pairs of ints.")
+        fail(f"plan_batches returned {kind(got)} {got!r:.80}; return a list of (start, end) pairs of ints.")
     return [(int(b[0]), int(b[1])) for b in got]
 
 
@@ -414,15 +406,15 @@ def test_a_failed_batch_is_retried_alone(nb, stub, rng, quick):
         try:
             got = _embed(nb, texts, 16, max_inputs=max_inputs, max_tokens=10**6, max_attempts=4)
         except LearnerRaised as error:
-            _unanswered(error)
-            _fail(f"After {' then '.join(f for f, _ in chosen)} on batch {failing + 1} of {len(batches)}, "
+            unanswered(error)
+            fail(f"After {' then '.join(f for f, _ in chosen)} on batch {failing + 1} of {len(batches)}, "
                   f"embed_texts raised {error.type_name}: {error.message[:150]}. Transient errors are worth a retry.")
         requests = _embedding_requests(stub)
         per_request = [tuple(_inputs(r)) for r in requests]
         want = [tuple(texts[s:e]) for s, e in batches]
         want = want[:failing] + [want[failing]] * len(chosen) + want[failing:]
         if len(per_request) > len(want) and per_request[:failing + len(chosen)] == want[:failing + len(chosen)]:
-            _fail(f"After one failed batch (batch {failing + 1} of {len(batches)}), embed_texts sent "
+            fail(f"After one failed batch (batch {failing + 1} of {len(batches)}), embed_texts sent "
                   f"{len(per_request)} requests where {len(want)} suffice: it re-embedded everything after one "
                   "failed batch. Retry only the batch that failed.")
         assert per_request == want, (
@@ -447,11 +439,11 @@ def test_retries_stop(nb, stub, rng):
     try:
         _embed(nb, texts, 16, max_inputs=8, max_tokens=10**6, max_attempts=attempts)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         assert error.is_a("openai.InternalServerError"), (
             f"After {attempts} failed attempts embed_texts raised {error.type_name}; let the API's error propagate.")
     else:
-        _fail(f"embed_texts returned although every attempt failed ({attempts + 3} server errors queued).")
+        fail(f"embed_texts returned although every attempt failed ({attempts + 3} server errors queued).")
     sent = len(_embedding_requests(stub))
     assert sent == attempts, f"With max_attempts={attempts}, embed_texts made {sent} attempts at a failing batch."
     stub.reset()
@@ -459,7 +451,7 @@ def test_retries_stop(nb, stub, rng):
     try:
         _embed(nb, texts, 16, max_inputs=8, max_tokens=10**6, max_attempts=attempts)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
     sent = len(_embedding_requests(stub))
     assert sent == 1, f"embed_texts retried a 400 (a request the API refuses): {sent} requests. Retry only 429/5xx."
 
@@ -503,7 +495,7 @@ def _search_matches(index: Any, vectors: np.ndarray, ids: list[int], generator: 
                     what: str) -> None:
     """Search *index* through the learner's FAISS and compare with exact numpy search over (vectors, ids)."""
     if not isinstance(index, LearnerObject) and not hasattr(index, "search"):
-        _fail(f"{what} is a {kind(index)}, not a FAISS index.")
+        fail(f"{what} is a {kind(index)}, not a FAISS index.")
     total = index.ntotal
     assert total == len(ids), f"{what} holds {total} vectors; expected {len(ids)}."
     queries = np.vstack([vectors[: min(3, len(ids))], _unit_rows(generator, 3, vectors.shape[1])])
@@ -512,10 +504,10 @@ def _search_matches(index: Any, vectors: np.ndarray, ids: list[int], generator: 
     want_scores, want_ids = _exact(vectors, ids, queries, k)
     if not np.array_equal(np.asarray(found), want_ids):
         if set(np.asarray(found).ravel()) - set(ids):
-            _fail(f"{what} answers with ids {sorted(set(np.asarray(found).ravel()) - set(ids))[:5]} that are not the "
+            fail(f"{what} answers with ids {sorted(set(np.asarray(found).ravel()) - set(ids))[:5]} that are not the "
                   f"chunks' ids {sorted(ids)[:5]}...: the ids drift (FAISS numbers vectors by position unless you "
                   "use an IndexIDMap and add_with_ids).")
-        _fail(f"{what} finds ids {np.asarray(found)[0].tolist()} for a query whose exact neighbours are "
+        fail(f"{what} finds ids {np.asarray(found)[0].tolist()} for a query whose exact neighbours are "
               f"{want_ids[0].tolist()}: the ids drift, or the vectors went in under the wrong ids.")
     assert np.allclose(scores, want_scores, atol=1e-4), (
         f"{what} scores {np.asarray(scores)[0][:3].tolist()} where the inner products are "
@@ -538,7 +530,7 @@ def _add(store: Any, vectors: np.ndarray, chunks: list[dict], expected: list[int
         taken = set(got) & set(range(expected[0])) if type(got) is list else set()
         reason = (" that are already in use: number from the largest id in use + 1, not from len(chunks)"
                   if taken else "")
-        _fail(f"{when}, add gave ids {got}; expected {expected}{reason}. Ids must stay stable: never reuse a live "
+        fail(f"{when}, add gave ids {got}; expected {expected}{reason}. Ids must stay stable: never reuse a live "
               "id, never renumber.")
 
 
@@ -614,7 +606,7 @@ def test_save_and_load_round_trip(nb, rng):
     loaded = nb.ChunkIndex.load(str(directory))
     chunks = loaded.chunks
     if type(chunks) is dict and chunks and all(type(key) is str for key in chunks):
-        _fail("After ChunkIndex.load, the chunk ids are strings ('3', not 3): JSON keys are always strings, so "
+        fail("After ChunkIndex.load, the chunk ids are strings ('3', not 3): JSON keys are always strings, so "
               "the ids drift after a reload and no search result finds its chunk. Convert them back with int().")
     assert chunks == model, (
         "ChunkIndex.load's chunks differ from the saved ones (was the other index in memory loaded instead of "
@@ -692,9 +684,9 @@ def _search(nb: Any, index: Any, chunks: dict, query: np.ndarray, k: int, one_pe
     try:
         return nb.search(index, chunks, query, k=k, one_per_doc=one_per_doc)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         if error.is_a("KeyError") and error.message.strip("'\"") == "-1":
-            _fail(f"search(k={k}, one_per_doc={one_per_doc}) looked up chunk id -1: FAISS pads its answer with -1 "
+            fail(f"search(k={k}, one_per_doc={one_per_doc}) looked up chunk id -1: FAISS pads its answer with -1 "
                   "(padding) when asked for more results than the index holds. Skip ids < 0, or never ask for more "
                   "than index.ntotal.")
         raise
@@ -891,9 +883,9 @@ def _build_ivf(nb: Any, case: dict) -> Any:
     try:
         return nb.build_ivf_index(case["vectors"], case["ids"], case["nlist"])
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         if "is_trained" in error.message:
-            _fail("build_ivf_index added vectors to an untrained IVF index (FAISS refuses: 'is_trained' failed): "
+            fail("build_ivf_index added vectors to an untrained IVF index (FAISS refuses: 'is_trained' failed): "
                   "call index.train(vectors) before index.add_with_ids(...).")
         raise
 
@@ -908,7 +900,7 @@ def test_ivf_index_is_trained_and_holds_the_ids(nb, rng):
     try:
         ivf = faiss.extract_index_ivf(local)
     except RuntimeError:
-        _fail(f"build_ivf_index returned a {type(local).__name__}, not an IVF index (faiss.IndexIVFFlat).")
+        fail(f"build_ivf_index returned a {type(local).__name__}, not an IVF index (faiss.IndexIVFFlat).")
     assert ivf.is_trained, "build_ivf_index's index is not trained: call index.train(vectors) before adding."
     assert ivf.nlist == case["nlist"], f"build_ivf_index made {ivf.nlist} lists; nlist={case['nlist']} was asked for."
     assert local.metric_type == faiss.METRIC_INNER_PRODUCT, (

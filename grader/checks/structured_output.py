@@ -19,9 +19,9 @@ import math
 import random
 import string
 from datetime import date, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
-from grader.checks import LearnerRaised, make, part
+from grader.checks import LearnerRaised, fail, make, part, unanswered
 from grader.engine.remote import LearnerObject
 from grader.stub.schema_instance import strict_schema_error
 
@@ -44,14 +44,6 @@ WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _fail(message: str) -> NoReturn:
-    raise AssertionError(message)
-
-
-def _unanswered(error: LearnerRaised) -> None:
-    """Re-raise NotImplementedError so the engine reports the part as not answered yet."""
-    if error.is_a("NotImplementedError"):
-        raise error
 
 
 def _token(rng: random.Random, n: int = 8) -> str:
@@ -85,7 +77,7 @@ def _dump(value: Any) -> Any:
     try:
         return value.model_dump()
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         return None
 
 
@@ -98,7 +90,7 @@ def _call(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, LearnerRaised 
     try:
         return function(*args, **kwargs), None
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         return None, error
 
 
@@ -129,7 +121,7 @@ def test_booking_accepts_valid_and_rejects_invalid(nb, rng, quick):
     for booking in bookings:
         got, error = _call(nb.Booking.model_validate, booking)
         if error is not None:
-            _fail(f"Booking.model_validate({booking}) raised {error.type_name}: {error.message[:300]}; it is a valid "
+            fail(f"Booking.model_validate({booking}) raised {error.type_name}: {error.message[:300]}; it is a valid "
                   "booking.")
         assert _dump(got) == booking, f"Booking.model_validate({booking}) gave {_dump(got)}."
     for described, bad in _invalid_bookings(rng):
@@ -315,11 +307,11 @@ def test_strict_schema_follows_the_rules(nb, rng, quick):
         before = copy.deepcopy(schema)
         got, error = _call(nb.strict_schema, schema)
         if error is not None:
-            _fail(f"strict_schema raised {error.type_name}: {error.message[:200]} for the schema {json.dumps(schema)}")
+            fail(f"strict_schema raised {error.type_name}: {error.message[:200]} for the schema {json.dumps(schema)}")
         assert isinstance(got, dict), f"strict_schema returned {got!r}; return a new schema dict."
         mistake = _schema_mistake(got, schema)
         if mistake:
-            _fail(f"strict_schema({json.dumps(schema)}) returned {json.dumps(got)}: {mistake}.")
+            fail(f"strict_schema({json.dumps(schema)}) returned {json.dumps(got)}: {mistake}.")
         problem = strict_schema_error(got)
         assert problem is None, f"strict mode would refuse strict_schema's result: {problem}"
         difference = _first_difference(_canonical(got), _canonical(_expected_strict(before)))
@@ -431,7 +423,7 @@ def test_reply_text_handles_refusal_and_truncation(nb, stub, rng):
     text = json.dumps(booking, indent=rng.choice([None, 2])) + "\n"
     got, error = _call(nb.reply_text, _completion(stub, rng, {"content": text}))
     if error is not None:
-        _fail(f"reply_text raised {error.type_name} ({error.message[:150]}) for a complete reply {text}.")
+        fail(f"reply_text raised {error.type_name} ({error.message[:150]}) for a complete reply {text}.")
     assert got == text, f"reply_text returned {got!r} for a complete reply; expected its content as it is, {text!r}."
     refusal = f"I'm sorry, I can't help with booking {_token(rng, 5)}."
     got, error = _call(nb.reply_text, _completion(stub, rng, {"refusal": refusal}))
@@ -478,7 +470,7 @@ def test_extract_booking_makes_one_structured_call(nb, stub, rng):
             "The API refused booking_format() with a 400, but extract_booking did not raise the BadRequestError.")
         return
     if error is not None:
-        _fail(f"extract_booking raised {error.type_name}: {error.message[:200]} for the valid reply {booking}.")
+        fail(f"extract_booking raised {error.type_name}: {error.message[:200]} for the valid reply {booking}.")
     assert _dump(got) == booking, f"extract_booking returned {_dump(got) or got!r}; the reply was {booking}."
     stub.reset()
     token, text = _utterance(rng)
@@ -535,7 +527,7 @@ def test_extract_json_finds_the_object(nb, rng, quick):
         for described, reply in _wrappings(text):
             got, error = _call(nb.extract_json, reply)
             if error is not None:
-                _fail(f"extract_json raised {error.type_name} ({error.message[:120]}) for {described}: {reply!r}.")
+                fail(f"extract_json raised {error.type_name} ({error.message[:120]}) for {described}: {reply!r}.")
             assert got == value, (
                 f"extract_json changed the JSON in {described}: from {reply!r} it returned {got!r}, expected "
                 f"{value!r}. A regex that strips fences or cuts at a '}}' eats valid JSON (backticks and braces "
@@ -577,7 +569,7 @@ def test_read_booking_is_lenient_only_about_wrapping(nb, rng):
     booking = _booking(rng, full=rng.random() < 0.5)
     got, error = _call(nb.read_booking, f"Here it is:\n```json\n{json.dumps(booking, indent=2)}\n```")
     if error is not None:
-        _fail(f"read_booking raised {error.type_name} ({error.message[:150]}) for a valid booking in a fence.")
+        fail(f"read_booking raised {error.type_name} ({error.message[:150]}) for a valid booking in a fence.")
     assert _dump(got) == booking, f"read_booking returned {_dump(got) or got!r} for {booking}."
     invalid = _invalid_bookings(rng)
     named = [case for case in invalid if case[0] in ("an extra key 'notes'", "no 'mentioned' key")]
@@ -640,9 +632,9 @@ def test_repairs_by_sending_the_error_back(nb, stub, rng, quick):
         if error is not None:
             described = ", then ".join(b[1] for b in bad)
             if len(sent) > 1 and not any(m["role"] == "assistant" for m in sent[1].body.get("messages", [])):
-                _fail(f"After a reply with {described}, extract_with_repair asked again without sending the reply "
+                fail(f"After a reply with {described}, extract_with_repair asked again without sending the reply "
                       "and the error back, so the model made the same mistake again. Append the reply and the error.")
-            _fail(f"After a reply with {described}, extract_with_repair raised {error.type_name} "
+            fail(f"After a reply with {described}, extract_with_repair raised {error.type_name} "
                   f"({error.message[:150]}) after {len(sent)} request(s): it did not repair it. The model answers "
                   "correctly once it sees its error.")
         assert len(sent) == failures + 1, (
@@ -813,7 +805,7 @@ def _check_forms(function: Any, name: str, cases: list[tuple[str, Any]], *extra:
     for text, want in cases:
         got, error = _call(function, text, *extra)
         if error is not None:
-            _fail(f"{name}({text!r}{''.join(', ' + repr(e) for e in extra)}) raised {error.type_name}: "
+            fail(f"{name}({text!r}{''.join(', ' + repr(e) for e in extra)}) raised {error.type_name}: "
                   f"{error.message[:150]}; expected {want!r}.")
         assert got == want and type(got) is type(want), (
             f"{name}({text!r}{''.join(', ' + repr(e) for e in extra)}) returned {got!r}, expected {want!r}.")
@@ -891,7 +883,7 @@ def test_normalise_booking_uses_every_field(nb, rng):
             "last_name": None}
     got, error = _call(nb.normalise_booking, booking, reference.isoformat())
     if error is not None:
-        _fail(f"normalise_booking({booking}, {reference.isoformat()!r}) raised {error.type_name}: "
+        fail(f"normalise_booking({booking}, {reference.isoformat()!r}) raised {error.type_name}: "
               f"{error.message[:150]}.")
     assert got == want, f"normalise_booking({booking}, {reference.isoformat()!r}) returned {got!r}, expected {want!r}."
 
@@ -1013,7 +1005,7 @@ def test_metrics_match_an_independent_count(nb, rng, quick):
     want = _expected_metrics(gold, found, attempts)
     got, error = _call(nb.evaluate, gold, predicted, attempts, reference.isoformat())
     if error is not None:
-        _fail(f"evaluate raised {error.type_name}: {error.message[:200]} on {len(gold)} items with failures and "
+        fail(f"evaluate raised {error.type_name}: {error.message[:200]} on {len(gold)} items with failures and "
               "empty bookings.")
     assert isinstance(got, dict), f"evaluate returned {got!r}; return a dict."
     for name in ("precision", "recall", "f1", "exact_match", "repair_rate"):
@@ -1054,7 +1046,7 @@ def test_empty_cases_do_not_divide_by_zero(nb, rng):
     for described, gold, predicted, exact in cases:
         got, error = _call(nb.evaluate, gold, predicted, [1] * size, "2018-04-11")
         if error is not None:
-            _fail(f"With {described}, evaluate raised {error.type_name}: {error.message[:150]}; guard the divisions "
+            fail(f"With {described}, evaluate raised {error.type_name}: {error.message[:150]}; guard the divisions "
                   "(a ratio with nothing to count is 0.0).")
         figures = {name: got.get(name) for name in ("precision", "recall", "f1", "exact_match", "repair_rate")}
         want = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "exact_match": exact, "repair_rate": 0.0}

@@ -17,12 +17,12 @@ import json
 import math
 import random
 import string
-from typing import Any, NoReturn
+from typing import Any
 
 from grader.agentdesk import bfcl
 from grader.agentdesk.desk import SupportDesk, run_actions
 from grader.agentdesk.world import make_world
-from grader.checks import LearnerRaised, make, part
+from grader.checks import LearnerRaised, fail, make, part, unanswered
 from grader.stub import agent_policy
 from grader.stub.schema_instance import strict_schema_error
 from grader.stub.wire import StubRequest
@@ -31,14 +31,6 @@ CHAT_PATH = "/v1/chat/completions"
 MODEL = "gpt-4o-mini"
 
 
-def _fail(message: str) -> NoReturn:
-    raise AssertionError(message)
-
-
-def _unanswered(error: LearnerRaised) -> None:
-    """Re-raise NotImplementedError so the engine reports the part as not answered yet."""
-    if error.is_a("NotImplementedError"):
-        raise error
 
 
 def _token(rng: random.Random, n: int = 8) -> str:
@@ -170,8 +162,8 @@ def _learner_schema(nb: Any, function: Any, name: str, **kwargs: Any) -> Any:
     try:
         return nb.function_schema(function, **kwargs)
     except LearnerRaised as error:
-        _unanswered(error)
-        _fail(f"function_schema({name}{', strict=False' if kwargs else ''}) raised {error.type_name}: "
+        unanswered(error)
+        fail(f"function_schema({name}{', strict=False' if kwargs else ''}) raised {error.type_name}: "
               f"{error.message[:200]}")
 
 
@@ -314,8 +306,8 @@ def test_bfcl_documents_become_tools(nb, rng, quick):
         try:
             got = nb.bfcl_tool(doc)
         except LearnerRaised as error:
-            _unanswered(error)
-            _fail(f"bfcl_tool raised {error.type_name} on BFCL {item['id']} ({doc['name']}): {error.message[:200]}")
+            unanswered(error)
+            fail(f"bfcl_tool raised {error.type_name} on BFCL {item['id']} ({doc['name']}): {error.message[:200]}")
         expected = {"type": "function", "function": {"name": bfcl.python_name(doc["name"]),
                                                      "description": doc.get("description", ""),
                                                      "parameters": _converted(doc["parameters"])}}
@@ -330,7 +322,7 @@ def test_bfcl_documents_become_tools(nb, rng, quick):
         assert name == expected["function"]["name"], (
             f"bfcl_tool gave {doc['name']!r} the name {name!r}; tool names may only hold letters, digits, '_' "
             f"and '-': expected {expected['function']['name']!r}.")
-        _fail(f"bfcl_tool on BFCL {item['id']} returned {json.dumps(got)[:400]}; expected "
+        fail(f"bfcl_tool on BFCL {item['id']} returned {json.dumps(got)[:400]}; expected "
               f"{json.dumps(expected)[:400]}")
 
 
@@ -411,8 +403,8 @@ def _validate(nb: Any, arguments: Any, schema: dict, what: str) -> list:
     try:
         got = nb.validate_arguments(arguments, schema)
     except LearnerRaised as error:
-        _unanswered(error)
-        _fail(f"validate_arguments raised {error.type_name} on {what} ({json.dumps(arguments)[:200]}): "
+        unanswered(error)
+        fail(f"validate_arguments raised {error.type_name} on {what} ({json.dumps(arguments)[:200]}): "
               f"{error.message[:200]}; return the problems as a list instead.")
     assert isinstance(got, list), f"validate_arguments returned {got!r}; return a list of messages."
     return got
@@ -474,15 +466,15 @@ def _result(nb: Any, name: str, arguments: str, functions: Any, tools: list, sto
     try:
         got = nb.execute_tool_call(name, arguments, functions, tools)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         crash = ("crashed on arguments that are not valid JSON" if "JSON" in story else f"raised on {story}")
-        _fail(f"execute_tool_call {crash}: {error.type_name}: {error.message[:200]}. Never raise: report "
+        fail(f"execute_tool_call {crash}: {error.type_name}: {error.message[:200]}. Never raise: report "
               "the problem to the model as the tool's result, e.g. {\"error\": \"...\"}.")
     assert isinstance(got, str), f"execute_tool_call returned {got!r} for {story}; return JSON text."
     try:
         return json.loads(got)
     except ValueError:
-        _fail(f"execute_tool_call returned {got[:200]!r} for {story}: not JSON text (use json.dumps).")
+        fail(f"execute_tool_call returned {got[:200]!r} for {story}: not JSON text (use json.dumps).")
 
 
 def _bad_calls(data: dict, rng: random.Random) -> list[tuple[str, str, str, str]]:
@@ -519,7 +511,7 @@ def test_bad_calls_become_observations(nb, rng, quick):
     for story, name, arguments, word in cases[:4] if quick else cases:  # first: was anything executed?
         results.append((story, name, arguments, word, _result(nb, name, arguments, functions, tools, story)))
         if desk.snapshot() != initial:
-            _fail(f"execute_tool_call executed {name} with {story} ({arguments}): it ran a tool with arguments "
+            fail(f"execute_tool_call executed {name} with {story} ({arguments}): it ran a tool with arguments "
                   "that do not validate. Validate against the tool's schema before calling it.")
     for story, name, arguments, word, result in results:
         assert isinstance(result, dict) and isinstance(result.get("error"), str), (
@@ -582,11 +574,11 @@ def _run(nb: Any, stub: Any, messages: list, tools: list, functions: Any, what: 
     try:
         result = nb.run_agent(client, messages, tools=tools, functions=functions, model=MODEL, **kwargs)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         for text, meaning in PROTOCOL:
             if text in error.message:
-                _fail(f"{what}: the API answered 400 ({error.message[:160]}...): run_agent {meaning}.")
-        _fail(f"{what}: run_agent raised {error.type_name}: {error.message[:300]}")
+                fail(f"{what}: the API answered 400 ({error.message[:160]}...): run_agent {meaning}.")
+        fail(f"{what}: run_agent raised {error.type_name}: {error.message[:300]}")
     assert isinstance(result, dict), f"run_agent returned {result!r}; return a dict (answer, stopped, ...)."
     return result
 
@@ -740,7 +732,7 @@ def _attempt(functions: Any, name: str, arguments: dict) -> LearnerRaised | None
     try:
         functions[name](**arguments)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
         return error
     return None
 
@@ -903,7 +895,7 @@ def test_trace_records_every_step(nb, stub, rng):
         nb.run_agent(client, _conversation(rng, f"Order {order_id}? ref {token}"), tools=_desk_tools(rng),
                      functions=desk.tools(), model=MODEL, trace=trace)
     except LearnerRaised as error:
-        _unanswered(error)
+        unanswered(error)
     steps = trace.steps
     assert isinstance(steps, list) and all(isinstance(s, dict) for s in steps), (
         f"trace.steps is {steps!r}; keep a list of plain dicts.")
@@ -913,7 +905,7 @@ def test_trace_records_every_step(nb, stub, rng):
     tools = [s for s in steps if s.get("kind") == "tool"]
     models = [s for s in steps if s.get("kind") == "model"]
     if len(answered) >= 2 and not [s for s in tools if s.get("error")]:
-        _fail(f"The trace has the tool steps {[(s.get('name'), s.get('error')) for s in tools]}, but the model "
+        fail(f"The trace has the tool steps {[(s.get('name'), s.get('error')) for s in tools]}, but the model "
               f"also called {unknown}, which does not exist: the trace lost the failed step, the one you most "
               "need when debugging.")
     assert len(tools) == len(expected_calls), (
@@ -1078,8 +1070,8 @@ def test_evaluate_judges_by_state(nb, rng, quick):
         try:
             report = nb.evaluate(tasks, world["data"], runs)
         except LearnerRaised as error:
-            _unanswered(error)
-            _fail(f"evaluate raised {error.type_name}: {error.message[:200]} (runs include a crashed run, "
+            unanswered(error)
+            fail(f"evaluate raised {error.type_name}: {error.message[:200]} (runs include a crashed run, "
                   "{'error': ...}, and a task with no run).")
         assert isinstance(report, dict), f"evaluate returned {report!r}; return a dict."
         results = report.get("results")
@@ -1089,7 +1081,7 @@ def test_evaluate_judges_by_state(nb, rng, quick):
             verdict = verdicts[task["id"]]
             run = next((r for r in runs if r["task_id"] == task["id"]), None)
             if verdict == "state" and result.get("success"):
-                _fail(f"evaluate judged {task['id']} ({task['user']!r}) a success from its final answer "
+                fail(f"evaluate judged {task['id']} ({task['user']!r}) a success from its final answer "
                       f"({run['answer']!r}), but the store is not in the expected state: success judged by the "
                       "final text instead of the state. Models claim actions they never took.")
             assert bool(result.get("success")) == (verdict == ""), (
