@@ -26,7 +26,9 @@ ROUNDS = {"sample": 4, "api_hygiene": 2}
 pytestmark = pytest.mark.slow
 
 # Timing decides which answers come first, how many requests overlap; the learner's jitter is random.
-API_MISTAKES = ("results_out_of_order", "unbounded_gather", "ignores_retry_after")
+# Not yet here: `unbounded_gather`, whose api-concurrency points still vary under heavy load
+# (once a second result of its one-failure check also carried an error; left open in issue 8).
+API_MISTAKES = ("results_out_of_order", "ignores_retry_after")
 ONE_ELEMENT_WRONG = ("def mean(values):\n    if len(values) == 1:\n        return 0.0\n"
                      "    return sum(values) / len(values) if values else 0.0\n")
 
