@@ -117,5 +117,5 @@ def test_sample_ask_with_a_timeout_only_in_a_header_loses_the_timeout_check(samp
               "    return response.choices[0].message.content\n")
     result = grade_notebook(sample_variant({"sample-ask-code": source}), limits=LIMITS)
     ask = next(part for part in result.parts if part.id == "sample-ask")
-    assert ask.points == round(2 * 2 / 3, 4), "the answer is right: only the timeout check (weight 1 of 3) fails"
+    assert ask.points == round(2 * 2 / 3, 2), "the answer is right: only the timeout check (weight 1 of 3) fails"
     assert any("instead of giving up" in line for line in ask.feedback), ask.feedback
