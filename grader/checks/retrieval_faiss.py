@@ -582,9 +582,10 @@ def test_ids_stay_stable_through_adds_and_removals(nb, rng):
 def test_save_and_load_round_trip(nb, rng):
 
     case, other = _store_case(rng), _store_case(rng)
-    # Relative paths: learner code runs in its own scratch folder, which only it can see (the
-    # sandbox), so what it wrote is read back on its side too.
-    scratch = Path(f"grader-check-{rng.randrange(10**6)}")
+    # In the learner's temporary folder as the learner's side sees it (a sandboxed scratch
+    # folder only it can see when grading; the kernel's in Jupyter), so what it wrote is read
+    # back on its side too, and nothing is left beside the learner's notebook.
+    scratch = Path(nb.os.getenv("TMPDIR") or "/tmp") / f"grader-check-{rng.randrange(10**6)}"
     directory = scratch / f"nested-{rng.randrange(1000)}" / "index"
     store = nb.ChunkIndex(case["d"])
     model: dict[int, dict] = {}
