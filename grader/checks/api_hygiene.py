@@ -877,19 +877,21 @@ def test_requests_in_flight_are_bounded(nb, stub, rng):
     stub.reset()
     count, limit = rng.randint(10, 14), rng.randint(2, 4)
     prompts, answers = _prompts(stub, rng, count)
-    # The first `limit` answers are slow enough to overlap even on a loaded machine, so a correct
-    # answer_all reaches `limit` in flight (and an unbounded one more) whatever the scheduling.
-    stub.queue_fault("delay", limit, seconds=0.2)
-    stub.queue_fault("delay", count - limit, seconds=0.03)
-    results = _answer_all(nb, prompts, limit)
+    # Replies wait until answer_all can send nothing more without one: the peak is then exactly
+    # what it allows itself, on a quiet machine or a loaded one.
+    with stub.holding_replies(nb.settled):
+        results = _answer_all(nb, prompts, limit)
     _check_results(results, prompts, answers)
     peak = stub.max_in_flight
     assert peak <= limit, (
-        f"With max_in_flight={limit}, answer_all had more than {limit} requests in flight at once: unbounded "
+        f"With max_in_flight={limit}, answer_all had {peak} requests in flight at once: unbounded "
         "asyncio.gather fires every request together; bound it with an asyncio.Semaphore.")
     assert peak >= 2, (
         f"answer_all sent the {count} requests one at a time (max_in_flight={limit} allows {limit} at once); "
         "run them concurrently.")
+    assert peak == limit, (
+        f"With max_in_flight={limit}, answer_all never had more than {peak} requests in flight: it uses fewer "
+        "than allowed, so a batch takes longer than it needs. Make it asyncio.Semaphore(max_in_flight).")
     sent = len(_chat_requests(stub))
     assert sent == count, f"answer_all made {sent} requests for {count} prompts; make one per prompt."
 
@@ -899,9 +901,8 @@ def test_requests_in_flight_are_bounded(nb, stub, rng):
 def test_results_are_in_input_order(nb, stub, rng):
     count, limit = rng.randint(8, 12), rng.randint(2, 4)
     prompts, answers = _prompts(stub, rng, count)
-    for i in range(count):  # the first requests to arrive answer last, 15 ms apart (more than a loaded
-        stub.queue_fault("delay", seconds=0.015 * (count - i))  # machine's jitter, so order is never luck)
-    results = _answer_all(nb, prompts, limit)
+    with stub.holding_replies(nb.settled, order="oldest_last"):  # the first request sent answers last
+        results = _answer_all(nb, prompts, limit)
     _check_results(results, prompts, answers)
     got = [result["answer"] for result in results]
     assert got == answers, (  # which answers came first depends on timing: the message must not

@@ -116,7 +116,7 @@ def _grade(plan: _Plan, limits: Limits, seed: int, launcher: Launcher | None, qu
         notebook = NotebookRun(_execution_cells(plan), Path(workdir), env, limits, launcher, stub)
         try:
             run = notebook.start()
-            context = CheckContext(Learner(notebook.request), stub, seed, quick=quick,
+            context = CheckContext(Learner(notebook.request, settled=notebook.settled), stub, seed, quick=quick,
                                    describe_missing=_missing_describer(plan))
             for part in plan.reference.parts():
                 result.parts.append(_grade_part(part, plan, run, notebook, context))

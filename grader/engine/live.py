@@ -18,6 +18,7 @@ from typing import Any
 from grader.engine import render
 from grader.engine import result as R
 from grader.engine.checks import Check, CheckContext, known_exercises, load_checks, run_part
+from grader.engine.quiescence import settled_probe
 from grader.engine.remote import Learner
 from grader.engine.workspace import Workspace
 
@@ -52,6 +53,12 @@ def _stub() -> tuple[Any, str, str]:
         server = stub.serve()
         _live_stub.update(stub=stub, server=server, url=server.__enter__().base_url, key=key)
     return _live_stub["stub"], _live_stub["url"], _live_stub["key"]
+
+
+def _settled_probe(stub: Any) -> Callable[[], bool]:
+    """Learner code runs in this kernel, beside the stub's server threads: watch every other thread."""
+    server = _live_stub["server"]
+    return settled_probe(os.getpid(), server.port, lambda: len(stub.requests), ignore=server.thread_ids)
 
 
 @contextlib.contextmanager
@@ -136,7 +143,7 @@ def check(part_id: str, *, namespace: dict[str, Any]) -> float:
     exercise, checks = find_part(part_id)
     stub, url, key = _stub()
     workspace = Workspace(namespace, in_kernel=True)
-    learner = Learner(workspace.run)
+    learner = Learner(workspace.run, settled=_settled_probe(stub))
     workspace.ask = learner.answer_callback  # grading-side calls run right here, in the kernel
     context = CheckContext(learner, stub, secrets.randbelow(2**32), quick=True, describe_missing=_not_run_yet(exercise))
     with _environment(OPENAI_BASE_URL=url, OPENAI_API_KEY=key):

@@ -86,10 +86,12 @@ class LastCall:
 class Learner:
     """The ``nb`` fixture: attribute access reaches names defined by the notebook."""
 
-    def __init__(self, backend: Backend, stub: Any = None):
-        """*stub*: the stub LLM that grading-side calls (``make("chat_call")``) go to."""
+    def __init__(self, backend: Backend, stub: Any = None, settled: Callable[[], bool] | None = None):
+        """*stub*: the stub LLM that grading-side calls (``make("chat_call")``) go to.
+        *settled*: whether learner code is blocked waiting for the stub (``quiescence``)."""
         self._backend = backend
         self.stub = stub
+        self._settled = settled
         self.last = LastCall()
         self._calls: list[ChatCall] = []
         self._network_time_scale: float | None = None
@@ -102,6 +104,11 @@ class Learner:
             yield
         finally:
             self._network_time_scale = None
+
+    def settled(self) -> bool:
+        """True when learner code can make no progress until the stub replies: what
+        ``stub.holding_replies(nb.settled)`` waits for. Without a probe, never."""
+        return self._settled() if self._settled is not None else False
 
     def __getattr__(self, name: str) -> LearnerObject:
         if name.startswith("__"):

@@ -10,10 +10,12 @@ scoring zero for unchanged, correct code.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.engine.quiescence import settled_probe
 from grader.engine.session import CellsRun, ChildGone, ChildSession, Launcher, Limits
 
 MAX_RESTARTS = 3
@@ -41,6 +43,7 @@ class NotebookRun:
         self._skipped: set[int] = set()
         self._restarts = 0
         self._output: list[str] = []
+        self._probe: tuple[int, Callable[[], bool]] | None = None  # (child pid, its settled())
 
     def start(self) -> CellsRun:
         """Run the cells, skipping on a fresh start any cell that hung or crashed."""
@@ -69,6 +72,16 @@ class NotebookRun:
         if self.session is None:
             raise ChildGone("the notebook's process is no longer running")
         return self.session.request(message)
+
+    def settled(self) -> bool:
+        """Whether learner code is blocked waiting for the stub (see ``quiescence``)."""
+        session = self.session
+        if session is None or session.server is None:
+            return False
+        if self._probe is None or self._probe[0] != session.process.pid:
+            arrivals = lambda: len(self.stub.requests)  # noqa: E731
+            self._probe = (session.process.pid, settled_probe(session.process.pid, session.server.port, arrivals))
+        return self._probe[1]()
 
     def after_part(self, part_id: str) -> None:
         """If learner code hung or died while *part_id* was checked, start it again for the rest."""

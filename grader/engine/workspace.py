@@ -10,6 +10,7 @@ learner's cells; inside Jupyter, ``check()`` uses one in the kernel itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import io
 import sys
@@ -86,6 +87,7 @@ class Workspace:
         self.call_timeout = call_timeout
         self.deadline = Deadline()
         self._objects: dict[int, Any] = {}
+        self._async_clients: list[Any] = []  # made for the current call; closed when it ends
 
     def keep(self, value: Any) -> int:
         handle_id = len(self._objects) + 1
@@ -99,8 +101,10 @@ class Workspace:
             if self.ask is None:
                 raise RuntimeError("this workspace cannot reach the grader for a grading-side call")
             return GraderCall(self.ask, marker)
-        factory = FACTORIES[marker["$ref"]]
-        return factory(**codec.decode(marker.get("kwargs", {"$dict": []}), self._resolve))
+        made = FACTORIES[marker["$ref"]](**codec.decode(marker.get("kwargs", {"$dict": []}), self._resolve))
+        if marker["$ref"] == "async_openai_client":
+            self._async_clients.append(made)
+        return made
 
     def _target(self, target: dict) -> Any:
         if "handle" in target:
@@ -179,13 +183,26 @@ class Workspace:
     def _await(self, awaitable: Any) -> Any:
         """Await a learner coroutine: on the notebook's own loop when grading, or from a
         helper thread inside Jupyter, whose loop is already running."""
+        clients, self._async_clients = self._async_clients, []
         if self.loop is not None and not self.loop.is_running():
-            return self.loop.run_until_complete(_wrap(awaitable))
+            return self.loop.run_until_complete(_wrap(awaitable, clients))
         import concurrent.futures
 
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, _wrap(awaitable)).result()
+            return pool.submit(asyncio.run, _wrap(awaitable, clients)).result()
 
 
-async def _wrap(awaitable: Any) -> Any:
-    return await awaitable
+async def _wrap(awaitable: Any, clients: list[Any]) -> Any:
+    """Await *awaitable*, then close the async clients a check made for it, on the same loop.
+
+    Left to the garbage collector, a client's connections are closed behind the loop's back:
+    the loop keeps their file numbers registered, and a later connection that reuses one is
+    never watched, so its reply sits unread until the client times out (seen as a random
+    APITimeoutError in a later check, when the notebook's one loop runs every check).
+    """
+    try:
+        return await awaitable
+    finally:
+        for client in clients:
+            with contextlib.suppress(Exception):  # a client learner code broke must not hide its result
+                await client.close()

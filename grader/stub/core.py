@@ -22,6 +22,7 @@ from grader.stub.choices import generate_choices
 from grader.stub.conversation import Generation, Prompt
 from grader.stub.errors import APIError, bad_api_key, invalid, missing_api_key, unknown_url
 from grader.stub.faults import CONTENT_KINDS, Fault, FaultPlan
+from grader.stub.gate import ReplyGate, running
 from grader.stub.models import list_models, lookup
 from grader.stub.scenario import Scenario
 from grader.stub.server import StubServer
@@ -107,6 +108,7 @@ class StubLLM:
         self._ids = itertools.count(1)
         self._wake = threading.Event()
         self._stored = ResponseStore()
+        self._gate: ReplyGate | None = None
 
     # -- scripting -----------------------------------------------------------------------------
 
@@ -164,6 +166,11 @@ class StubLLM:
         """The most requests that were being served at the same moment."""
         return self._max_in_flight
 
+    @property
+    def in_flight(self) -> int:
+        """How many API requests are being served right now."""
+        return self._in_flight
+
     @contextmanager
     def track_in_flight(self, path: str) -> Iterator[None]:
         """Count one API exchange as in flight; the ways in wrap each request, wait included, in this.
@@ -183,6 +190,30 @@ class StubLLM:
                 self._in_flight -= 1
 
     # -- waiting -------------------------------------------------------------------------------
+
+    @contextmanager
+    def holding_replies(self, settled: Callable[[], bool], order: str = "together") -> Iterator[ReplyGate]:
+        """Hold every API reply until the client is *settled* (blocked waiting for replies, see
+        ``grader.stub.gate``), then release them in *order*: instead of a fixed delay, so
+        overlap is measured exactly and at the client's own speed."""
+        gate = ReplyGate(settled, lambda: self._in_flight, order)
+        with running(gate):
+            self._gate = gate
+            try:
+                yield gate
+            finally:
+                self._gate = None
+
+    @property
+    def holding(self) -> bool:
+        """Whether replies are being held at a gate now."""
+        return self._gate is not None
+
+    def park(self) -> None:
+        """Called by every way in once a reply is ready: waits at the gate if one is up."""
+        gate = self._gate
+        if gate is not None:
+            gate.park()
 
     @property
     def wake_event(self) -> threading.Event:

@@ -35,6 +35,23 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """Silent: the request log is the record, stderr stays clean for learners."""
 
+    def handle_one_request(self) -> None:
+        self._flight: contextlib.AbstractContextManager | None = None
+        try:
+            super().handle_one_request()
+        finally:
+            if self._flight is not None:
+                self._flight.__exit__(None, None, None)
+
+    def parse_request(self) -> bool:
+        """A request counts as in flight from its request line on, before its body is read:
+        a reply gate (``stub.holding_replies``) must never miss one that is half-read."""
+        if not super().parse_request():
+            return False
+        self._flight = self.server.stub.track_in_flight(self.path)
+        self._flight.__enter__()
+        return True
+
     def _serve(self) -> None:
         stub = self.server.stub
         length = int(self.headers.get("content-length") or 0)
@@ -44,17 +61,17 @@ class _Handler(BaseHTTPRequestHandler):
             # Grading serves learner code: the control API (faults, log, reset) is not for it.
             self._send(unknown_url(request.method, request.path).to_response())
             return
-        with stub.track_in_flight(request.path):
-            response = stub.handle(request)
-            if response.delay and stub.wait(response.delay):
-                response.drop_connection = True  # stopped mid-delay: hang up rather than answer late
-            if response.drop_connection:
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            with contextlib.suppress(OSError):  # the client may have given up (timeout) already
-                self._send(response)
+        response = stub.handle(request)
+        stub.park()
+        if response.delay and stub.wait(response.delay):
+            response.drop_connection = True  # stopped mid-delay: hang up rather than answer late
+        if response.drop_connection:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        with contextlib.suppress(OSError):  # the client may have given up (timeout) already
+            self._send(response)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
@@ -85,6 +102,7 @@ class _HTTPServer(ThreadingHTTPServer):
         self.control = control
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.thread_ids: set[int] = set()  # the native ids of the threads serving connections
         super().__init__(address, _Handler, bind_and_activate=listener is None)
         if listener is not None:  # already bound and listening (made inside a grading sandbox)
             self.socket.close()
@@ -104,11 +122,13 @@ class _HTTPServer(ThreadingHTTPServer):
     def process_request_thread(self, request: socket.socket, client_address: object) -> None:
         with self.connections_lock:
             self.connections.add(request)
+            self.thread_ids.add(threading.get_native_id())
         try:
             super().process_request_thread(request, client_address)
         finally:
             with self.connections_lock:
                 self.connections.discard(request)
+                self.thread_ids.discard(threading.get_native_id())
 
     def close_connections(self) -> None:
         with self.connections_lock:
@@ -143,6 +163,11 @@ class StubServer:
             self._saved_env = {k: os.environ.get(k) for k in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
             os.environ["OPENAI_BASE_URL"] = self.base_url
             os.environ["OPENAI_API_KEY"] = stub.api_key or "sk-stub"
+
+    def thread_ids(self) -> set[int]:
+        """The native ids of this server's threads: not the client's, when both share a process."""
+        with self._httpd.connections_lock:
+            return {*self._httpd.thread_ids, self._thread.native_id or 0}
 
     @property
     def base_url(self) -> str:

@@ -52,6 +52,7 @@ class StubTransport(httpx2.BaseTransport):
         request.read()
         with self.stub.track_in_flight(request.url.path):
             response = self.stub.handle(_stub_request(request))
+            self.stub.park()
             if response.delay:
                 timeout = _read_timeout(request)
                 self.stub.wait(min(response.delay, timeout) if timeout is not None else response.delay)
@@ -72,6 +73,8 @@ class AsyncStubTransport(httpx2.AsyncBaseTransport):
         await request.aread()
         with self.stub.track_in_flight(request.url.path):
             response = self.stub.handle(_stub_request(request))
+            if self.stub.holding:
+                await asyncio.to_thread(self.stub.park)
             if response.delay:
                 timeout = _read_timeout(request)
                 await self._wait(min(response.delay, timeout) if timeout is not None else response.delay)

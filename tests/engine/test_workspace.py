@@ -110,3 +110,19 @@ def test_in_a_kernel_threads_that_were_already_running_keep_real_time():
     thread.join()
     assert learner.last.sleeps == [100], "only the checked code's sleeps are virtual and recorded"
     assert poller_sleeps and min(poller_sleeps) >= 0.009, "the kernel's thread slept for real"
+
+
+def test_async_clients_a_check_makes_are_closed_on_the_notebooks_loop():
+    """Left to the garbage collector, their connections close behind the loop's back; a later
+    connection reusing a file number is then never watched and times out (issue 8)."""
+    from grader.engine.remote import make
+
+    namespace = {}
+    exec("kept = []\nasync def use(client):\n    kept.append(client)\n    return client.is_closed()\n", namespace)
+    loop = asyncio.new_event_loop()
+    try:
+        learner = Learner(Workspace(namespace, loop=loop).run)
+        assert learner.use(make("async_openai_client", api_key="sk-test", base_url="http://127.0.0.1:9/v1")) is False
+        assert namespace["kept"][0].is_closed(), "the client the check made must be closed when its call ends"
+    finally:
+        loop.close()
