@@ -189,26 +189,28 @@ def test_client_uses_settings_and_a_timeout(nb, stub, rng):
     _assert_gives_up_after_the_timeout(nb, stub, rng, f"http://{host}/v1")
 
 
-HELD_REPLY = 2.0  # seconds the stub holds the reply: far longer than the timeout the check sets
+NETWORK_TIME_SCALE = 100  # in the timeout check, one real second is 100 s to the learner's client
+HELD_REPLY = 1.0  # real seconds the stub holds the reply: 100 s to the client, far past the timeout set
 
 
 def _assert_gives_up_after_the_timeout(nb: Any, stub: Any, rng: random.Random, base_url: str) -> None:
-    """Behaviour, not a header: with a short settings.timeout, a slow reply must be abandoned."""
-    timeout = round(rng.uniform(0.1, 0.2), 2)
+    """Behaviour, not a header: with settings.timeout of a few seconds, a slow reply must be abandoned."""
+    timeout = round(rng.uniform(2.0, 4.0), 1)
     settings = nb.Settings(api_key=stub.api_key, base_url=base_url, model=MODEL, timeout=timeout)
-    client = nb.make_client(settings, max_retries=0)
     stub.queue_fault("delay", seconds=HELD_REPLY)
-    try:
-        client.chat.completions.create(model=MODEL, messages=_messages(_question(rng)), max_tokens=20)
-    except LearnerRaised as error:
-        unanswered(error)
-        abandoned = error.is_a("openai.APITimeoutError")
-    else:
-        abandoned = False
+    with nb.network_time_scaled(NETWORK_TIME_SCALE):
+        client = nb.make_client(settings, max_retries=0)
+        try:
+            client.chat.completions.create(model=MODEL, messages=_messages(_question(rng)), max_tokens=20)
+        except LearnerRaised as error:
+            unanswered(error)
+            abandoned = error.is_a("openai.APITimeoutError")
+        else:
+            abandoned = False
     assert abandoned, (
-        f"With settings.timeout={timeout}, make_client's client waited {HELD_REPLY:g} s for a slow answer "
-        f"instead of giving up after {timeout} s (the SDK default is 600 s): pass timeout=settings.timeout "
-        "to OpenAI(...), or one hung request blocks a worker for ten minutes.")
+        f"With settings.timeout={timeout}, make_client's client waited {HELD_REPLY * NETWORK_TIME_SCALE:g} s for "
+        f"a slow answer instead of giving up after {timeout} s (the SDK default is 600 s): pass "
+        "timeout=settings.timeout to OpenAI(...), or one hung request blocks a worker for ten minutes.")
 
 
 # -- part 2: retry with backoff --------------------------------------------------------------
@@ -234,9 +236,9 @@ def test_retries_transient_errors(nb, stub, rng, quick):
     for trial in range(trials):
         faults = kinds[trial::trials] or [rng.choice(TRANSIENT)]
         client = {}
-        if trial == trials - 1:  # one trial with a read timeout (costs 0.3 s of real time; shorter,
-            faults.insert(rng.randrange(len(faults) + 1), ("timeout", {}, "a timeout"))  # and a loaded
-            client = {"timeout": 0.3}  # machine could time out a good answer too)
+        if trial == trials - 1:  # one trial with a read timeout: on the learner's clock, not waited out
+            faults.insert(rng.randrange(len(faults) + 1), ("timeout", {}, "a timeout"))
+            client = {"timeout": 10.0}
         stub.reset()
         for kind, params, _ in faults:
             stub.queue_fault(kind, **params)

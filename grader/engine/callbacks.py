@@ -9,6 +9,8 @@ SDK (over a transport that only replays it), so learner code gets a genuine
 
 from __future__ import annotations
 
+import contextvars
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -32,12 +34,30 @@ class GraderCall:
         return f"<chat completion call to {self._request.get('model', '?')}>"
 
 
+_EXCHANGE: contextvars.ContextVar[dict] = contextvars.ContextVar("grader_replayed_exchange")
+
+
 def _replay(request: dict, exchange: dict) -> Any:
+    from grader.engine.clock import CLOCK
+
+    CLOCK.pass_time(exchange.get("network_seconds", 0))  # the grader did not wait it out: the caller's clock moves
+    token = _EXCHANGE.set(exchange)
+    try:
+        return _replay_client().chat.completions.create(**request)
+    finally:
+        _EXCHANGE.reset(token)
+
+
+@functools.cache
+def _replay_client() -> Any:
+    """One SDK client for every replay (building one costs milliseconds: a check makes hundreds
+    of calls); its transport answers each request with the exchange of the call being replayed."""
     import httpx2
     import openai
 
     class Replay(httpx2.BaseTransport):
         def handle_request(self, sent: httpx2.Request) -> httpx2.Response:
+            exchange = _EXCHANGE.get()
             error = exchange.get("transport_error")
             if error == "timeout":
                 raise httpx2.ReadTimeout("The read operation timed out.", request=sent)
@@ -46,9 +66,5 @@ def _replay(request: dict, exchange: dict) -> Any:
             return httpx2.Response(exchange["status"], headers=exchange["headers"],
                                    content=exchange["body"].encode(), request=sent)
 
-    client = openai.OpenAI(api_key="replayed", base_url=REPLAY_URL, max_retries=0,
-                           http_client=httpx2.Client(transport=Replay()))
-    try:
-        return client.chat.completions.create(**request)
-    finally:
-        client.close()
+    return openai.OpenAI(api_key="replayed", base_url=REPLAY_URL, max_retries=0,
+                         http_client=httpx2.Client(transport=Replay()))

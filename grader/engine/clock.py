@@ -62,6 +62,12 @@ class VirtualClock:
         call.sleeps.append(seconds)
         _OFFSET.set(_OFFSET.get() + seconds)
 
+    def pass_time(self, seconds: float) -> None:
+        """Move the current thread's (or task's) time forward without a sleep: time spent on the
+        network by a grading-side call, which the grader does not wait out in real time."""
+        if _virtual_call() is not None and seconds > 0:
+            _OFFSET.set(_OFFSET.get() + float(seconds))
+
     def sleep(self, seconds: float) -> None:
         if _virtual_call() is not None:
             self.advance(seconds)

@@ -5,7 +5,8 @@ inside the learner's process, from a table learner code could replace (one that 
 by itself made a ``call_with_retry`` without a retry loop pass the retry checks). Now
 the function the learner's code receives only asks the grader: each call is one message
 over the channel, the grader makes exactly one request to the stub (in-process, with the
-client's timeout enforced here) and answers with the raw HTTP exchange, which the
+client's timeout enforced here against the reply's delay, which is not waited out in real
+time but added to the learner's clock) and answers with the raw HTTP exchange, which the
 learner's side turns into the SDK's own response or exception (see ``callbacks``). The
 attempts a check counts are the requests this module made.
 """
@@ -55,12 +56,18 @@ class ChatCall:
             headers={"authorization": f"Bearer {key}", "content-type": "application/json",
                      "x-stainless-read-timeout": str(timeout)},
             extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}})
+        network: list[float] = []  # the reply's delay is not waited out: the learner's clock moves instead
+
+        def wait(seconds: float) -> bool:
+            network.append(seconds)
+            return False
+
         try:
-            response = StubTransport(stub).handle_request(request)
+            response = StubTransport(stub, wait=wait).handle_request(request)
             body = response.read()
         except httpx2.TimeoutException:
-            return {"transport_error": "timeout"}
+            return {"transport_error": "timeout", "network_seconds": sum(network)}
         except httpx2.TransportError:
             return {"transport_error": "disconnected"}
         return {"status": response.status_code, "headers": [[k, v] for k, v in response.headers.items()],
-                "body": body.decode("utf-8", "replace")}
+                "body": body.decode("utf-8", "replace"), "network_seconds": sum(network)}
