@@ -99,7 +99,7 @@ def run_local(tasks: Iterable[Task], jobs: int) -> Iterator[tuple[Task, dict[str
     """Grade *tasks* on a local process pool, yielding each result as soon as it is ready."""
     # forkserver: workers start from a clean process, so they never inherit the gradebook lock.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["grader.batch.workers"])
+    context.set_forkserver_preload(["grader.batch.workers", *WARM_MODULES])  # imported once, not per worker
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_warm, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(grade_one, task): task for task in tasks}
         for future in as_completed(futures):
