@@ -7,6 +7,11 @@ infinite loop, which costs every tool its time limit, not its speed). Each exerc
 is graded by both tools in the same run (ours first, so the peak memory is ours); prints per
 exercise and overall the median seconds per submission over the repeats, the ratio, and the
 peak memory of any one process of `grader grade` (a pool worker, its zygote or a child).
+
+Where our time goes, per exercise (medians, from the gradebook): a submission's learner cells
+and its checks (seconds of one worker; --jobs of them run at once), and the batch's fixed
+cost (starting the workers and their zygotes, the gradebook, exports, feedback pages and the
+report): wall time minus the grading time divided among the jobs.
 Usage: python benchmarks/bench_batch.py [--per-exercise N] [--jobs J] [--repeat R]
 """
 
@@ -72,6 +77,24 @@ def write_course(folder: Path, solution: Path, count: int) -> tuple[str, Path]:
     return exercise, course
 
 
+def breakdown(out: Path) -> tuple[float, float]:
+    """Median seconds per submission of running the learner's cells, and of the rest (checks)."""
+    import sqlite3
+
+    with sqlite3.connect(out / "gradebook.sqlite") as book:
+        results = [json.loads(text) for (text,) in book.execute("SELECT result FROM results")]
+    cells = [result.get("cells_seconds", 0.0) for result in results]
+    rest = [result["seconds"] - result.get("cells_seconds", 0.0) for result in results]
+    return statistics.median(cells), statistics.median(rest)
+
+
+def graded_seconds(out: Path) -> float:
+    import sqlite3
+
+    with sqlite3.connect(out / "gradebook.sqlite") as book:
+        return sum(seconds for (seconds,) in book.execute("SELECT seconds FROM results"))
+
+
 def nbgrader_autograde(exercise: str, course: Path) -> float:
     run([sys.executable, "-m", "nbgrader", "generate_assignment", exercise, "--force"], course)
     # nbgrader exits 1 when some submissions fail to run (the broken ones): expected here.
@@ -86,15 +109,18 @@ def main() -> None:
     args = parser.parse_args()
     ours: dict[str, list[float]] = {}
     theirs: dict[str, list[float]] = {}
+    parts: dict[str, list[tuple[float, float, float]]] = {}  # (cells, checks, fixed) per repeat
     with tempfile.TemporaryDirectory() as tmp:
         courses = [write_course(Path(tmp), solution, args.per_exercise)
                    for solution in sorted((ROOT / "solutions").glob("*.ipynb"))]
         for attempt in range(args.repeat):
             for exercise, course in courses:
                 out = Path(tmp) / f"out-{exercise}-{attempt}"
-                ours.setdefault(exercise, []).append(run(
-                    [sys.executable, "-m", "grader", "grade", str(course / "submitted"), "--out", str(out),
-                     "--jobs", str(args.jobs)], ROOT))
+                wall = run([sys.executable, "-m", "grader", "grade", str(course / "submitted"), "--out", str(out),
+                            "--jobs", str(args.jobs)], ROOT)
+                ours.setdefault(exercise, []).append(wall)
+                cells, checks = breakdown(out)
+                parts.setdefault(exercise, []).append((cells, checks, wall - graded_seconds(out) / args.jobs))
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before nbgrader runs
         for _ in range(args.repeat):
             for exercise, course in courses:
@@ -102,10 +128,13 @@ def main() -> None:
     n = args.per_exercise
     print(f"{n} submissions per exercise (solution, blank, common mistakes), grader grade --jobs {args.jobs}, "
           f"nbgrader autograde serial; medians of {args.repeat}, seconds per submission")
-    print(f"{'exercise':<20} {'grader grade':>13} {'nbgrader':>9} {'ratio':>7}")
+    print(f"{'exercise':<20} {'grader grade':>13} {'nbgrader':>9} {'ratio':>7}   ours: cells + checks per "
+          f"submission (one worker), fixed per batch")
     for exercise in ours:
         mine, base = statistics.median(ours[exercise]) / n, statistics.median(theirs[exercise]) / n
-        print(f"{exercise:<20} {mine:>12.3f}s {base:>8.3f}s {base / mine:>6.1f}x")
+        cells, checks, fixed = (statistics.median(values) for values in zip(*parts[exercise], strict=True))
+        print(f"{exercise:<20} {mine:>12.3f}s {base:>8.3f}s {base / mine:>6.1f}x   "
+              f"{cells:.3f} s + {checks:.3f} s, {fixed:.2f} s")
     mine = statistics.median([sum(times[i] for times in ours.values()) for i in range(args.repeat)])
     base = statistics.median([sum(times[i] for times in theirs.values()) for i in range(args.repeat)])
     total = n * len(ours)

@@ -115,7 +115,9 @@ def _grade(plan: _Plan, limits: Limits, seed: int, launcher: Launcher | None, qu
         })
         notebook = NotebookRun(_execution_cells(plan), Path(workdir), env, limits, launcher, stub)
         try:
+            started = time.monotonic()
             run = notebook.start()
+            result.cells_seconds = time.monotonic() - started
             context = CheckContext(Learner(notebook.request, settled=notebook.settled), stub, seed, quick=quick,
                                    describe_missing=_missing_describer(plan))
             for part in plan.reference.parts():

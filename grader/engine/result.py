@@ -76,6 +76,7 @@ class Result:
     output: str = ""
     seed: int | None = None
     seconds: float = 0.0
+    cells_seconds: float = 0.0  # of which running the notebook's cells (the rest: checks, set-up)
     isolation: str = ""  # what contained learner code, e.g. "namespaces + unprivileged uid"
 
     @property
@@ -93,5 +94,5 @@ class Result:
             "parts": [part.to_dict() for part in self.parts],
             "problems": self.problems, "cell_errors": self.cell_errors,
             "output": self.output, "seed": self.seed, "seconds": round(self.seconds, 3),
-            "isolation": self.isolation,
+            "cells_seconds": round(self.cells_seconds, 3), "isolation": self.isolation,
         }
