@@ -1,0 +1,69 @@
+"""``settled()``: a process is settled only when it is blocked with nothing unread on the stub's port."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from grader.engine.quiescence import Quiescence
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
+
+
+def settles_within(probe: Quiescence, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if probe.settled():
+            return True
+        time.sleep(0.001)
+    return False
+
+
+@pytest.fixture
+def listener():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server
+
+
+def test_a_sleeping_process_settles_and_a_spinning_one_never_does(listener):
+    port = listener.getsockname()[1]
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # both interpreters started
+        assert settles_within(Quiescence(sleeper.pid, port), 2.0)
+        assert not settles_within(Quiescence(spinner.pid, port), 0.5), "a busy process is never settled"
+    finally:
+        for process in (sleeper, spinner):
+            process.kill()
+            process.wait()
+
+
+def test_bytes_unread_on_the_port_keep_it_unsettled(listener):
+    """A request written but not yet read by the stub may still be counted: not settled till then."""
+    port = listener.getsockname()[1]
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.3)
+        probe = Quiescence(sleeper.pid, port)
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            assert not settles_within(probe, 0.3), "a connection waiting to be accepted"
+            accepted, _ = listener.accept()
+            with accepted:
+                client.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
+                time.sleep(0.05)
+                assert not settles_within(probe, 0.3), "bytes waiting to be read"
+                accepted.recv(1024)
+                assert settles_within(probe, 2.0), "nothing left unread: settled"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_process_that_is_gone_is_not_settled(listener):
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert not settles_within(Quiescence(int(done.stdout), listener.getsockname()[1]), 0.1)
