@@ -55,6 +55,10 @@ MISTAKES = {
         cell='api-cache-code', part='api-cache', feedback='gave the same key to two requests that differ in',
         find='canonical = json.dumps(request,',
         replace="canonical = json.dumps(request['messages'],"),
+    'semaphore_one_short': Mistake(
+        cell='api-concurrency-code', part='api-concurrency', feedback='it uses fewer than allowed',
+        find='semaphore = asyncio.Semaphore(max_in_flight)',
+        replace='semaphore = asyncio.Semaphore(max(1, max_in_flight - 1))'),
     'unbounded_gather': Mistake(
         cell='api-concurrency-code', part='api-concurrency', feedback='unbounded asyncio.gather fires every request together',
         find='async with semaphore:',
