@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,9 +57,19 @@ def _stub() -> tuple[Any, str, str]:
 
 
 def _settled_probe(stub: Any) -> Callable[[], bool]:
-    """Learner code runs in this kernel, beside the stub's server threads: watch every other thread."""
+    """Learner code runs in this kernel, beside the kernel's own threads (ipykernel's, zmq's, which
+    wake on their own) and the stub's: watch this thread and the threads started from now on."""
     server = _live_stub["server"]
-    return settled_probe(os.getpid(), server.port, lambda: len(stub.requests), ignore=server.thread_ids)
+    kernel = _threads() - {threading.get_native_id()}
+    return settled_probe(os.getpid(), server.port, lambda: len(stub.requests),
+                         ignore=lambda: kernel | server.thread_ids())
+
+
+def _threads() -> set[int]:
+    try:
+        return {int(task) for task in os.listdir("/proc/self/task")}
+    except OSError:  # no /proc: the probe falls back to quiet time and ignores threads
+        return set()
 
 
 @contextlib.contextmanager

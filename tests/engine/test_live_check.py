@@ -74,3 +74,31 @@ def test_outside_a_kernel_the_feedback_is_printed_once(capsys):
     check("sample-mean", namespace=namespace)
     out = capsys.readouterr().out
     assert out.count("sample-mean") == 1 and "FAIL" in out
+
+
+def test_the_kernels_own_waking_threads_do_not_keep_learner_code_unsettled():
+    """ipykernel and zmq threads wake on their own; a reply gate must still see the learner's
+    code settle (under nbgrader autograde, api-concurrency once waited out every hold)."""
+    import sys
+    import threading
+    import time
+
+    import pytest
+
+    from grader.engine import live
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("settles from /proc (Linux only)")
+    stop = threading.Event()
+    ticker = threading.Thread(target=lambda: [None for _ in iter(lambda: stop.wait(0.001), True)], daemon=True)
+    ticker.start()  # a kernel thread, running before check() is called
+    try:
+        stub, _, _ = live._stub()
+        settled = live._settled_probe(stub)
+        deadline = time.monotonic() + 2
+        while not settled() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert settled(), "the kernel's threads are not learner code"
+    finally:
+        stop.set()
+        ticker.join()
