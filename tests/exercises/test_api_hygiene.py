@@ -13,6 +13,7 @@ import pytest
 
 from grader.engine import result as R
 from grader.engine.grade import grade_notebook
+from grader.engine.notebook import read_notebook
 from grader.engine.session import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +75,20 @@ def test_live_check_of_the_retry_part_gives_full_points(capsys):
     check("api-client", namespace=namespace)  # warm-up: starts the kernel's stub once
     assert check("api-retry", namespace=namespace) == PARTS["api-retry"], capsys.readouterr().out
     assert "api-retry" in capsys.readouterr().out
+
+
+# What learners had to guess (issue 17): how to recognise insufficient_quota, what `estimate` counts
+# and how it rounds, the type of latency_ms, and that settings are stripped (once said only in a hint).
+GRADED_RULES = {
+    "api-client-intro": ["**stripped**"],
+    "api-retry-intro": ['`error.code == "insufficient_quota"`'],
+    "api-cost-intro": ["roles are not counted", "list of content parts", "round **up** (`math.ceil`)"],
+    "api-logging-intro": ["`latency_ms`", "a number (`int` or `float`", "not seconds"],
+}
+
+
+def test_what_is_graded_is_said_in_the_parts_text():
+    text = {cell.grade_id: cell.source for cell in read_notebook(EXERCISE).cells if cell.cell_type == "markdown"}
+    for cell, phrases in GRADED_RULES.items():
+        missing = [phrase for phrase in phrases if phrase not in text[cell]]
+        assert not missing, f"the learner's notebook no longer says {missing} in {cell}"
