@@ -202,19 +202,21 @@ def _invalid_file(content: str) -> str:
     return variant("full_marks")[:2000] if content == CUT_SHORT else content
 
 
-@pytest.mark.parametrize(("exercises", "layout", "relative", "content", "zipped"), [
-    (1, "flat", "zed.ipynb", GARBAGE, False), (1, "flat", "zed.ipynb", GARBAGE, True),
-    (1, "folders", "zed/homework.ipynb", GARBAGE, False),
-    (1, "nbgrader", "submitted/zed/sample/00_sample.ipynb", GARBAGE, True),
-    (2, "flat", "zed.ipynb", CUT_SHORT, False), (2, "flat", "zed.ipynb", GARBAGE, True),
-    (2, "folders", "zed/homework.ipynb", GARBAGE, False),
-    (2, "nbgrader", "submitted/zed/sample/00_sample.ipynb", GARBAGE, False),
+@pytest.mark.parametrize(("exercises", "layout", "relative", "content", "zipped", "told"), [
+    (1, "flat", "zed.ipynb", GARBAGE, False, True), (1, "flat", "zed.ipynb", GARBAGE, True, True),
+    (1, "folders", "zed/homework.ipynb", GARBAGE, False, True),
+    (1, "nbgrader", "submitted/zed/sample/00_sample.ipynb", GARBAGE, True, True),
+    (2, "flat", "zed.ipynb", CUT_SHORT, False, True), (2, "flat", "zed.ipynb", GARBAGE, True, False),
+    (2, "folders", "zed/homework.ipynb", GARBAGE, False, False),
+    (2, "folders", "zed/00_sample.ipynb", GARBAGE, False, True),
+    (2, "nbgrader", "submitted/zed/sample/00_sample.ipynb", GARBAGE, False, True),
+    (2, "nbgrader", "submitted/zed/hw1/answers.ipynb", GARBAGE, False, False),
 ])
 def test_an_invalid_notebook_appears_in_every_export_in_every_layout(batch, tmp_path, zip_folder, fast, exercises,
-                                                                    layout, relative, content, zipped):
+                                                                    layout, relative, content, zipped, told):
     """A file that is not valid JSON is graded as `invalid_notebook` of the exercise its folder, its name,
-    the cell ids in its text or the batch's only exercise tells; when nothing tells it (a batch of two
-    exercises, a flat garbage file), the learner still has a row in every gradebook export, saying why."""
+    the cell ids in its text or the batch's only exercise tells (*told*); when nothing tells it (a batch
+    of two exercises), the learner still has a row in every gradebook export, saying why."""
     root = batch(1, layout, names=["full_marks"])
     if exercises == 2:
         (root / SECOND_EXERCISE[layout]).parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +232,6 @@ def test_an_invalid_notebook_appears_in_every_export_in_every_layout(batch, tmp_
     canvas = {line[2]: dict(zip(header, line, strict=True)) for line in lines}
     report = page_text(out / "report.html")
     assert grades["learner000"]["sample:status"] == "graded" and "zed" in canvas and "zed" in report
-    told = exercises == 1 or layout == "nbgrader" or content == CUT_SHORT
     if not told:
         assert [(item.path.name, item.learner) for item in summary.unplaced] == [(relative.split("/")[-1], "zed")]
         assert "not valid JSON" in summary.unplaced[0].reason and "--exercise NAME" in summary.unplaced[0].reason
