@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader.batch.gradebook import Gradebook, GradebookBusy, exclusive
-from grader.batch.runner import grade_batch
+from grader.batch.runner import grade_batch, publish
 from grader.batch.samples import variant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,6 +240,12 @@ def test_an_invalid_notebook_appears_in_every_export_in_every_layout(batch, tmp_
         assert (canvas["zed"]["sample"], canvas["zed"]["api_hygiene"]) == ("", ""), "no grade: which exercise?"
         assert "not valid JSON" in report and read_csv(out / "unplaced.csv")[1][2] == "zed"
         assert not (out / "results" / "zed").exists() and not (out / "feedback" / "zed").exists()
+        written = (out / "grades.csv").read_text()
+        (out / "grades.csv").unlink()
+        book = Gradebook(out / "gradebook.sqlite")
+        publish(book, out)  # what `grader export` does: the row comes back from unplaced.csv
+        book.close()
+        assert (out / "grades.csv").read_text() == written
         return
     assert summary.unplaced == []
     ran = "2 ran to the end" if exercises == 2 else "1 ran to the end"
