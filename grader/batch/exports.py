@@ -1,8 +1,8 @@
 """Files other tools read: ``grades.csv``, a Canvas gradebook import and Gradescope ``results.json``.
 
 All of them are written from the gradebook's latest result per learner and exercise, and from
-``unplaced.csv`` (a learner whose notebook could not be told apart as any exercise still has a row,
-saying why), so ``grader export`` can regenerate them at any time without grading anything.
+``unplaced.csv`` (a learner whose notebook's exercise could not be told still has a row, saying
+why), so ``grader export`` can regenerate them at any time without grading anything.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def write_grades_csv(rows: list[Row], path: Path, unplaced: dict[str, str]) -> N
 
 def write_canvas_csv(rows: list[Row], path: Path, unplaced: dict[str, str]) -> None:
     """Canvas's gradebook import: fixed columns, a 'Points Possible' row, one column per exercise.
-    A learner with only unplaced files has a row with empty cells (Canvas leaves those grades as
-    they are): an extra column would become a new assignment on import, so the why is in grades.csv."""
+    A learner with only unplaced files has a row with empty cells, no grade: an extra column would
+    become a new assignment on import, so why is said in grades.csv."""
     exercises, _ = _columns(rows)
     possible = {row.exercise: row.max_score for row in rows}
     with open(path, "w", newline="", encoding="utf-8") as handle:
