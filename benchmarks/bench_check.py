@@ -95,7 +95,8 @@ def live_checks(notebook: Path, repeat: int) -> dict[str, list[float]]:
         if meta.get("grade"):
             parts.append(meta["grade_id"])
         elif cell["cell_type"] == "code":  # as a kernel runs it, top-level await included
-            code = compile("".join(cell["source"]), "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            code = compile("".join(cell["source"]), "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+                           dont_inherit=True)  # not this file's `from __future__ import annotations`
             outcome = eval(code, namespace)
             if inspect.iscoroutine(outcome):
                 asyncio.run(outcome)

@@ -1,8 +1,14 @@
-"""Every exercise in the kit: solution full marks, exercise zero, checks and notebook agree.
+"""Every exercise in the kit: solution full marks, exercise zero, checks and notebook agree, the
+solution renders to HTML and its saved outputs are those of a clean run.
 
 New exercises are picked up from solutions/ automatically; nothing here names one.
 """
 
+import html
+import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +68,41 @@ def test_checks_read_the_same_under_pytest():
     for exercise in ["__init__", *known_exercises()]:
         module = importlib.import_module("grader.checks" + ("" if exercise == "__init__" else f".{exercise}"))
         assert "PYTEST_DONT_REWRITE" in (inspect.getdoc(module) or ""), f"add PYTEST_DONT_REWRITE to {module.__name__}"
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda path: path.stem)
+def test_saved_outputs_are_what_a_clean_run_shows(solution):
+    """A solution saved with its outputs (the retrieval one keeps its whole-collection figures) shows
+    what a run shows today: no error, nothing on stderr, and one result per check() cell (the panel,
+    no echo of the points)."""
+    cells = json.loads(solution.read_text())["cells"]
+    for cell in cells:
+        bad = [o for o in cell.get("outputs", []) if o["output_type"] == "error" or o.get("name") == "stderr"]
+        assert not bad, f"{cell['metadata'].get('nbgrader', {}).get('grade_id')}: {json.dumps(bad)[:500]}; run it again"
+    for part in read_notebook(solution).parts():
+        shown = [o["output_type"] for o in cells[part.grade_cell.index].get("outputs", [])]
+        assert shown in ([], ["execute_result"]), f"check('{part.part_id}') saved {shown}; run it again"
+
+
+def _markdown(solution: Path) -> tuple[list[str], int]:
+    """The headings (as text) and the number of tables in the notebook's markdown cells."""
+    lines = [line for cell in json.loads(solution.read_text())["cells"] if cell["cell_type"] == "markdown"
+             for line in "".join(cell["source"]).splitlines()]
+    headings = [line.lstrip("#").strip().replace("`", "") for line in lines if line.startswith("#")]
+    return headings, sum(1 for line in lines if re.match(r"^\|?\s*:?-{3,}:?\s*\|", line))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda path: path.stem)
+def test_solution_renders_to_html_without_errors(solution, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--output-dir", str(tmp_path), str(solution)],
+        capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "error" not in completed.stderr.lower(), completed.stderr
+    body = re.sub(r"<(style|script)\b.*?</\1>", "", (tmp_path / f"{solution.stem}.html").read_text(), flags=re.DOTALL)
+    assert "Traceback" not in body and "application/vnd.jupyter.stderr" not in body
+    text = html.unescape(re.sub(r"<[^>]+>", "", body))
+    headings, tables = _markdown(solution)
+    assert headings and all(heading in text for heading in headings), "the markdown did not render"
+    assert body.count("<table") >= tables, "a markdown table did not render"

@@ -8,6 +8,7 @@ returned with the reason, so nothing an instructor handed in disappears silently
 from __future__ import annotations
 
 import hashlib
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,6 +29,7 @@ class Submission:
 class Unplaced:
     path: Path
     reason: str
+    learner: str = ""  # whose hand-in it is, when the path says so: they still appear in the exports
 
 
 @dataclass
@@ -75,6 +77,22 @@ def _declared_exercise(path: Path) -> tuple[str | None, str]:
     return exercise, "" if exercise else "the notebook has no 'grader.exercise' metadata (it was cleared)"
 
 
+_GRADE_ID = re.compile(r'"grade_id"\s*:\s*"([^"\\]+)"')
+
+
+def _grade_ids_by_exercise() -> dict[str, frozenset[str]]:
+    return {exercise: frozenset(cell.grade_id for cell in reference_notebook(exercise).cells if cell.grade_id)
+            for exercise in released_names().values()}
+
+
+def _exercise_of_cells(path: Path) -> str | None:
+    """The one released exercise whose cell ids the file's text holds: a notebook cut short or broken
+    by a hand edit, or stripped of its metadata, still names its cells (part ids are unique in the kit)."""
+    ids = set(_GRADE_ID.findall(path.read_text(encoding="utf-8", errors="replace")))
+    owners = [exercise for exercise, owned in _grade_ids_by_exercise().items() if ids & owned]
+    return owners[0] if len(owners) == 1 else None
+
+
 def _place(relative: PurePosixPath) -> tuple[str | None, str | None, str]:
     """(learner, assignment folder, reason if unplaceable) from a path relative to the root."""
     parts = relative.parts
@@ -96,8 +114,8 @@ def discover(root: Path, exercise: str | None = None) -> Discovery:
 
     The exercise is the notebook's ``grader.exercise`` metadata; failing that (metadata
     cleared, or the file unreadable, which is then graded as an invalid notebook),
-    ``--exercise``, an nbgrader assignment folder or a file name of a released exercise,
-    or else the batch's only exercise.
+    ``--exercise``, an nbgrader assignment folder, a file name of a released exercise, the
+    cell ids in its text, or else the batch's only exercise.
     """
     found = Discovery([], [])
     unknown: list[tuple[Path, str, str]] = []  # (path, learner, why its exercise is unknown)
@@ -115,7 +133,8 @@ def discover(root: Path, exercise: str | None = None) -> Discovery:
             continue
         declared, problem = _declared_exercise(path)
         chosen = (declared or exercise or (assignment if _known_exercise(assignment) else None)
-                  or (released_names().get(path.name) if len(relative.parts) > 1 else None))
+                  or (released_names().get(path.name) if len(relative.parts) > 1 else None)
+                  or _exercise_of_cells(path))
         if chosen is None:
             unknown.append((path, learner, problem))
             continue
@@ -139,7 +158,7 @@ def _infer_the_only_exercise(found: Discovery, unknown: list[tuple[Path, str, st
         among = f"the batch has {len(exercises)} exercises ({', '.join(exercises)})" if exercises else \
             "no other notebook in the batch names its exercise"
         found.unplaced.append(Unplaced(path, f"{problem}; which exercise it is cannot be inferred ({among}): "
-                                             "pass --exercise NAME to grade it as that exercise"))
+                                             "pass --exercise NAME to grade it as that exercise", learner))
 
 
 def _report_duplicates(found: Discovery) -> None:

@@ -11,7 +11,6 @@ placed.
 from __future__ import annotations
 
 import collections
-import csv
 import re
 import statistics
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import pages
+from grader.batch.exports import read_unplaced
 from grader.batch.feedback import feedback_path
 from grader.batch.gradebook import Row
 from grader.engine import result as R
@@ -165,14 +165,6 @@ def _exercise_scores(rows: list[Row]) -> list[dict[str, Any]]:
     return table
 
 
-def _unplaced(out: Path) -> list[dict[str, str]]:
-    path = out / "unplaced.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _why(row: Row) -> str:
     return "; ".join(row.result["problems"] + [e.get("message", "") for e in row.result["cell_errors"]])[:300]
 
@@ -191,7 +183,7 @@ def render(rows: list[Row], out: Path) -> str:
         tampered=[(row, "; ".join(row.result["problems"])) for row in rows if row.status == R.TAMPERED],
         slow=sorted(rows, key=lambda row: row.seconds, reverse=True)[:TOP],
         stopped=[(row, _why(row)) for row in rows if row.status not in R.RAN_TO_THE_END],
-        unplaced=_unplaced(out))
+        unplaced=read_unplaced(out))
 
 
 def write(rows: list[Row], out: Path) -> Path:

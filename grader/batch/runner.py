@@ -115,10 +115,12 @@ def _settle(submission: Submission, task: workers.Task, outcome: dict[str, Any] 
 
 
 def write_unplaced(unplaced: list[Unplaced], out: Path) -> None:
+    """``unplaced.csv``: every file not graded, why, and whose it is when its path says so (the
+    exports list those learners too, and ``grader export`` reads them back from here)."""
     with open(out / "unplaced.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "reason"])
-        writer.writerows([str(item.path), item.reason] for item in unplaced)
+        writer.writerow(["file", "reason", "learner"])
+        writer.writerows([str(item.path), item.reason, item.learner] for item in unplaced)
 
 
 def publish(book: Gradebook, out: Path) -> Path:
@@ -127,6 +129,6 @@ def publish(book: Gradebook, out: Path) -> Path:
 
     book.verify()  # again: nothing may have changed it while the run graded
     rows = book.rows()
-    exports.write_all(rows, out)
+    exports.write_all(rows, out, exports.read_unplaced(out))
     feedback.write_all(rows, out)
     return report.write(rows, out)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader.batch.gradebook import Gradebook, GradebookBusy, exclusive
-from grader.batch.runner import grade_batch
+from grader.batch.runner import grade_batch, publish
 from grader.batch.samples import variant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -193,29 +193,69 @@ def test_lock_is_released_when_the_holder_exits(tmp_path):
         pass
 
 
-@pytest.mark.parametrize(("layout", "relative", "zipped"), [
-    ("flat", "zed.ipynb", False), ("flat", "zed.ipynb", True), ("folders", "zed/homework.ipynb", False),
-    ("nbgrader", "submitted/zed/sample/00_sample.ipynb", True),
+SECOND_EXERCISE = {"flat": "learner001.ipynb", "folders": "learner001/01_api_hygiene.ipynb",
+                   "nbgrader": "submitted/learner001/api_hygiene/01_api_hygiene.ipynb"}
+GARBAGE, CUT_SHORT = '{"cells": [', "cut_short"  # nothing to tell its exercise by; a truncated upload
+
+
+def _invalid_file(content: str) -> str:
+    return variant("full_marks")[:2000] if content == CUT_SHORT else content
+
+
+@pytest.mark.parametrize(("exercises", "layout", "relative", "content", "zipped", "told"), [
+    (1, "flat", "zed.ipynb", GARBAGE, False, True), (1, "flat", "zed.ipynb", GARBAGE, True, True),
+    (1, "folders", "zed/homework.ipynb", GARBAGE, False, True),
+    (1, "nbgrader", "submitted/zed/sample/00_sample.ipynb", GARBAGE, True, True),
+    (2, "flat", "zed.ipynb", CUT_SHORT, False, True), (2, "flat", "zed.ipynb", GARBAGE, True, False),
+    (2, "folders", "zed/homework.ipynb", GARBAGE, False, False),
+    (2, "folders", "zed/00_sample.ipynb", GARBAGE, False, True),
+    (2, "nbgrader", "submitted/zed/sample/00_sample.ipynb", GARBAGE, False, True),
+    (2, "nbgrader", "submitted/zed/hw1/answers.ipynb", GARBAGE, False, False),
 ])
-def test_an_invalid_notebook_appears_in_every_export_in_every_layout(batch, tmp_path, zip_folder, fast, layout,
-                                                                    relative, zipped):
+def test_an_invalid_notebook_appears_in_every_export_in_every_layout(batch, tmp_path, zip_folder, fast, exercises,
+                                                                    layout, relative, content, zipped, told):
+    """A file that is not valid JSON is graded as `invalid_notebook` of the exercise its folder, its name,
+    the cell ids in its text or the batch's only exercise tells (*told*); when nothing tells it (a batch
+    of two exercises), the learner still has a row in every gradebook export, saying why."""
     root = batch(1, layout, names=["full_marks"])
+    if exercises == 2:
+        (root / SECOND_EXERCISE[layout]).parent.mkdir(parents=True, exist_ok=True)
+        (root / SECOND_EXERCISE[layout]).write_bytes((ROOT / "exercises" / "01_api_hygiene.ipynb").read_bytes())
     (root / relative).parent.mkdir(parents=True, exist_ok=True)
-    (root / relative).write_text('{"cells": [')
+    (root / relative).write_text(_invalid_file(content))
     source = zip_folder(root, tmp_path / "download.zip") if zipped else root
     out = tmp_path / "out"
     summary = grade_batch(source, out, jobs=1, limits=fast, stream=io.StringIO())
-    assert summary.unplaced == [] and summary.errors == []
-    assert "2 graded (1 ran to the end, 1 could not be read)" in summary.line()
-
+    assert summary.errors == []
     grades = {line["learner"]: line for line in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
+    header, _, *lines = read_csv(out / "canvas.csv")
+    canvas = {line[2]: dict(zip(header, line, strict=True)) for line in lines}
+    report = page_text(out / "report.html")
+    assert grades["learner000"]["sample:status"] == "graded" and "zed" in canvas and "zed" in report
+    if not told:
+        assert [(item.path.name, item.learner) for item in summary.unplaced] == [(relative.split("/")[-1], "zed")]
+        assert "not valid JSON" in summary.unplaced[0].reason and "--exercise NAME" in summary.unplaced[0].reason
+        assert (grades["zed"]["total"], grades["zed"]["sample"], grades["zed"]["sample:status"]) == ("", "", "")
+        assert "not valid JSON" in grades["zed"]["unplaced"] and "--exercise NAME" in grades["zed"]["unplaced"]
+        assert (canvas["zed"]["sample"], canvas["zed"]["api_hygiene"]) == ("", ""), "no grade: which exercise?"
+        assert "not valid JSON" in report and read_csv(out / "unplaced.csv")[1][2] == "zed"
+        assert not (out / "results" / "zed").exists() and not (out / "feedback" / "zed").exists()
+        written = (out / "grades.csv").read_text()
+        (out / "grades.csv").unlink()
+        book = Gradebook(out / "gradebook.sqlite")
+        publish(book, out)  # what `grader export` does: the row comes back from unplaced.csv
+        book.close()
+        assert (out / "grades.csv").read_text() == written
+        return
+    assert summary.unplaced == []
+    ran = "2 ran to the end" if exercises == 2 else "1 ran to the end"
+    assert f"{exercises + 1} graded ({ran}, 1 could not be read)" in summary.line()
     assert (grades["zed"]["sample"], grades["zed"]["max_total"], grades["zed"]["sample:status"]) == (
         "0", "3", "invalid_notebook")
-    assert grades["learner000"]["sample:status"] == "graded"
-    assert {line[2]: line[-1] for line in read_csv(out / "canvas.csv")[2:]} == {"learner000": "3", "zed": "0"}
+    assert grades["zed"]["unplaced"] == ""
+    assert (canvas["zed"]["sample"], canvas["learner000"]["sample"]) == ("0", "3")
     results = json.loads((out / "results" / "zed" / "sample.json").read_text())
     assert results["extra_data"]["status"] == "invalid_notebook" and "not valid JSON" in results["output"]
     assert "not valid JSON" in page_text(out / "feedback" / "zed" / "sample.html")
     assert "Could not be graded" in page_text(out / "feedback" / "zed" / "sample.html")
-    report = page_text(out / "report.html")
-    assert "zed" in report and "invalid_notebook" in report and "not valid JSON" in report
+    assert "invalid_notebook" in report and "not valid JSON" in report

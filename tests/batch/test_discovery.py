@@ -55,22 +55,23 @@ def test_unplaceable_files_are_listed_with_a_reason(batch, tmp_path):
     (root / "a" / "b" / "c").mkdir(parents=True)
     (root / "a" / "b" / "c" / "deep.ipynb").write_text(variant("full_marks"))
     (root / "learner000" / "second.ipynb").write_text(variant("empty_list"))
-    (root / "mystery.ipynb").write_text(variant("cleared_metadata"))
+    (root / "mystery.ipynb").write_text(variant("cleared_metadata"))  # its cells' ids tell its exercise
     (root / "broken.ipynb").write_text("{not json")
     (root / "learner000" / ".ipynb_checkpoints").mkdir()
     (root / "learner000" / ".ipynb_checkpoints" / "x.ipynb").write_text("{}")
     found = discover(root)
     assert keys(found) == [("learner000", "sample", "00_sample.ipynb"),
-                           ("learner009", "api_hygiene", "01_api_hygiene.ipynb")]
+                           ("learner009", "api_hygiene", "01_api_hygiene.ipynb"),
+                           ("mystery", "sample", "mystery.ipynb")]
     reasons = {item.path.name: item.reason for item in found.unplaced}
-    assert set(reasons) == {"notes.txt", "deep.ipynb", "second.ipynb", "mystery.ipynb", "broken.ipynb", "x.ipynb"}
+    assert set(reasons) == {"notes.txt", "deep.ipynb", "second.ipynb", "broken.ipynb", "x.ipynb"}
     assert "not a notebook" in reasons["notes.txt"]
     assert "too deeply nested" in reasons["deep.ipynb"]
     assert "only the first is graded" in reasons["second.ipynb"]
-    assert reasons["mystery.ipynb"].startswith("the notebook has no 'grader.exercise' metadata")
-    assert reasons["broken.ipynb"].startswith("not valid JSON (")
-    for name in ("mystery.ipynb", "broken.ipynb"):
-        assert "2 exercises (api_hygiene, sample)" in reasons[name] and "--exercise NAME" in reasons[name]
+    broken = reasons["broken.ipynb"]
+    assert broken.startswith("not valid JSON (") and "2 exercises (api_hygiene, sample)" in broken
+    assert "--exercise NAME" in broken
+    assert {item.path.name: item.learner for item in found.unplaced}["broken.ipynb"] == "broken", "still their hand-in"
     assert "checkpoint" in reasons["x.ipynb"]
 
 

@@ -102,12 +102,17 @@ def test_score_histogram_counts_whole_submissions_per_tenth_of_the_points():
 def test_scores_print_with_at_most_two_decimals(tmp_path):
     from dataclasses import replace
 
+    from grader.batch.exports import write_all
     from grader.batch.feedback import render_page
     from grader.batch.report import render
 
     row = replace(_row("a", {"p1": [("t", "failed", "x")]}, status="timeout"), score=12.716666, max_score=16)
     for page in (render([row], tmp_path), render_page(row)):
         assert "12.72 / 16" in page and "12.7166" not in page
+    write_all([row], tmp_path, [])
+    for export in ("grades.csv", "canvas.csv", "results/a/ex.json"):
+        text = (tmp_path / export).read_text()
+        assert "12.72" in text and "12.7166" not in text, export
 
 
 def test_demo_submissions_are_built_from_the_current_solution():

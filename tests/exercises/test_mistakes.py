@@ -51,19 +51,7 @@ def test_every_exercise_with_a_solution_has_mistakes():
     assert exercises - {"sample"} <= set(mistakes.exercises()), "add tests/exercises/mistakes/<exercise>.py"
 
 
-# Named mistakes the quick in-notebook check does not catch yet (the final grading does): open
-# work of the feedback issue. Strict, so fixing one makes this list fail until it is removed.
-QUICK_GAPS = {("structured_output", "vague_repair_message"), ("tool_agent", "crashes_on_invalid_json")}
-
-
-def _case(exercise: str, name: str, mode: str) -> object:
-    if mode == "quick" and (exercise, name) in QUICK_GAPS:
-        return pytest.param(exercise, name, mode, marks=pytest.mark.xfail(
-            strict=True, reason="the quick check does not exercise this mistake yet"))
-    return pytest.param(exercise, name, mode)
-
-
-@pytest.mark.parametrize("exercise,name,mode", [_case(e, n, m) for e, n in CASES for m in MODES],
+@pytest.mark.parametrize("exercise,name,mode", [(e, n, m) for e, n in CASES for m in MODES],
                          ids=[f"{e}-{n}-{m}" for e, n in CASES for m in MODES])
 def test_mistake_loses_points_only_in_its_part(graded, exercise, name, mode):
     mistake = mistakes.load(exercise)[name]
