@@ -903,7 +903,7 @@ def test_requests_in_flight_are_bounded(nb, stub, rng):
 def test_results_are_in_input_order(nb, stub, rng):
     count, limit = rng.randint(8, 12), rng.randint(2, 4)
     prompts, answers = _prompts(stub, rng, count)
-    with stub.holding_replies(nb.settled, order="oldest_last"):  # the first request sent answers last
+    with stub.holding_replies(nb.settled, order="oldest_last"):  # one of the first requests answers last
         results = _answer_all(nb, prompts, limit)
     _check_results(results, prompts, answers)
     got = [result["answer"] for result in results]

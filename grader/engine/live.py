@@ -62,7 +62,7 @@ def _settled_probe(stub: Any) -> Callable[[], bool]:
     server = _live_stub["server"]
     kernel = _threads() - {threading.get_native_id()}
     return settled_probe(os.getpid(), server.port, lambda: len(stub.requests),
-                         ignore=lambda: kernel | server.thread_ids())
+                         ignore=lambda: kernel | server.thread_ids(), children=False)
 
 
 def _threads() -> set[int]:

@@ -28,17 +28,28 @@ _ASLEEP = frozenset("STtIXZ")  # D (waiting on a disk) will run again by itself
 
 
 class Quiescence:
-    """``settled()`` for one process (*pid*) talking to the stub on *port*.
+    """``settled()`` for one process (*pid*, and its children: in a sandbox the learner's
+    interpreter is the child that is pid 1 of its namespace) talking to the stub on *port*.
 
     *ignore* names threads of that process that are not learner code (the stub's own
     threads, when the stub serves from the kernel the learner's code runs in).
     """
 
-    def __init__(self, pid: int, port: int, ignore: Callable[[], Collection[int]] = frozenset):
-        self.pid, self.port, self._ignore = pid, port, ignore
+    def __init__(self, pid: int, port: int, ignore: Callable[[], Collection[int]] = frozenset,
+                 children: bool = True):
+        self.pid, self.port, self._ignore, self._children = pid, port, ignore, children
         self._proc = Path(f"/proc/{pid}")
         self.available = (self._proc / "task").is_dir() and (self._proc / "net" / "tcp").exists()
         self._last: tuple[float, object] | None = None
+        self._processes: list[Path] | None = None  # found on the first look, when the child exists
+
+    def _watched(self) -> list[Path]:
+        if self._processes is None:
+            from grader.engine.zygote import children_of
+
+            children = children_of(self.pid) if self._children else []
+            self._processes = [self._proc, *(Path(f"/proc/{child}") for child in children)]
+        return self._processes
 
     def settled(self) -> bool:
         """True once two looks at least ``WINDOW`` apart saw the same asleep, silent process."""
@@ -57,13 +68,14 @@ class Quiescence:
         ignored = set(self._ignore()) | {_this_thread()}
         runtimes = []
         try:
-            for task in sorted(os.listdir(self._proc / "task")):
-                if int(task) in ignored:
-                    continue
-                stat = (self._proc / "task" / task / "stat").read_text()
-                if stat.rsplit(")", 1)[1].split()[0] not in _ASLEEP:
-                    return None
-                runtimes.append((task, (self._proc / "task" / task / "schedstat").read_text().split()[0]))
+            for process in self._watched():
+                for task in sorted(os.listdir(process / "task")):
+                    if int(task) in ignored:
+                        continue
+                    stat = (process / "task" / task / "stat").read_text()
+                    if stat.rsplit(")", 1)[1].split()[0] not in _ASLEEP:
+                        return None
+                    runtimes.append((task, (process / "task" / task / "schedstat").read_text().split()[0]))
             if self._unread_on_port():
                 return None
         except (OSError, ValueError, IndexError):  # the process or a thread just ended: not settled yet
@@ -108,8 +120,8 @@ class QuietFallback:
 
 
 def settled_probe(pid: int, port: int, arrivals: Callable[[], int],
-                  ignore: Callable[[], Collection[int]] = frozenset) -> Callable[[], bool]:
-    """``settled()`` for learner code in *pid* using the stub on *port*: from ``/proc`` where
-    there is one, else from the stub's request count (*arrivals*)."""
-    quiescence = Quiescence(pid, port, ignore)
+                  ignore: Callable[[], Collection[int]] = frozenset, children: bool = True) -> Callable[[], bool]:
+    """``settled()`` for learner code in *pid* (and its children) using the stub on *port*: from
+    ``/proc`` where there is one, else from the stub's request count (*arrivals*)."""
+    quiescence = Quiescence(pid, port, ignore, children)
     return quiescence.settled if quiescence.available else QuietFallback(arrivals).settled

@@ -189,7 +189,7 @@ def _kill_orphans() -> None:
     """Kill what a child left behind. The zygote is a subreaper, so a learner's process that
     detached itself (double fork, setsid) is re-parented here, not to init, and ends now."""
     for _ in range(100):
-        orphans = _children_of(os.getpid())
+        orphans = children_of(os.getpid())
         if not orphans:
             return
         for pid in orphans:
@@ -200,7 +200,8 @@ def _kill_orphans() -> None:
                 os.waitpid(pid, 0)
 
 
-def _children_of(parent: int) -> list[int]:
+def children_of(parent: int) -> list[int]:
+    """The pids whose parent is *parent*, from /proc (there is no per-task children file on every kernel)."""
     children = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():

@@ -5,7 +5,7 @@ releases the parked replies once every request being served is parked and ``sett
 says the client is blocked waiting for them (see ``grader.engine.quiescence``): all of them
 together (``order="together"``: the most requests a client will have in flight is then
 exactly what it allows itself), or all but the oldest, which goes only when it is the last
-one parked (``order="oldest_last"``: the first request sent gets the last answer, every time).
+one parked (``order="oldest_last"``: one of the first requests gets the last answer, every time).
 
 Nothing here waits a fixed time, so a check is as fast as the client and the same on a
 loaded machine. A client that never settles (it spins) is released after ``max_hold``

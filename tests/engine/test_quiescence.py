@@ -1,5 +1,7 @@
 """``settled()``: a process is settled only when it is blocked with nothing unread on the stub's port."""
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -8,6 +10,7 @@ import time
 import pytest
 
 from grader.engine.quiescence import Quiescence
+from grader.engine.zygote import children_of
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
 
@@ -67,3 +70,22 @@ def test_bytes_unread_on_the_port_keep_it_unsettled(listener):
 def test_a_process_that_is_gone_is_not_settled(listener):
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     assert not settles_within(Quiescence(int(done.stdout), listener.getsockname()[1]), 0.1)
+
+
+def test_a_sandboxed_learner_is_the_child_of_the_process_the_grader_started(listener):
+    """In a PID namespace the learner's interpreter is pid 1 there, a child of the process the
+    zygote forked: a busy child keeps the pair unsettled though its parent only waits."""
+    port = listener.getsockname()[1]
+    code = "import subprocess, sys; subprocess.run([sys.executable, '-c', sys.argv[1]])"
+    spinning = subprocess.Popen([sys.executable, "-c", code, "while True: pass"])
+    sleeping = subprocess.Popen([sys.executable, "-c", code, "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.5)  # both children started
+        assert not settles_within(Quiescence(spinning.pid, port), 0.5)
+        assert settles_within(Quiescence(sleeping.pid, port), 2.0)
+    finally:
+        for process in (spinning, sleeping):
+            for child in children_of(process.pid):
+                os.kill(child, signal.SIGKILL)
+            process.kill()
+            process.wait()
