@@ -17,6 +17,7 @@ import json
 import math
 import random
 import string
+import time
 from typing import Any
 
 from grader.agentdesk import bfcl
@@ -891,11 +892,15 @@ def test_trace_records_every_step(nb, stub, rng):
                    "steps": [{"tool_calls": [calls[0]]}, {"tool_calls": [calls[1]]}, {"content": final}]})
     trace = nb.Trace()
     client = make("openai_client", max_retries=0, timeout=10)
+    held = round(rng.uniform(0.05, 0.08), 3)  # seconds the API holds its first answer: real time, not virtual
+    stub.queue_fault("delay", seconds=held, path=CHAT_PATH)
+    started = time.perf_counter()  # the learner's run happens inside this one: no model call can take longer
     try:  # the trace must hold what happened, however the loop ended (the loop has its own checks)
         nb.run_agent(client, _conversation(rng, f"Order {order_id}? ref {token}"), tools=_desk_tools(rng),
                      functions=desk.tools(), model=MODEL, trace=trace)
     except LearnerRaised as error:
         unanswered(error)
+    outer_ms = (time.perf_counter() - started) * 1000
     steps = trace.steps
     assert isinstance(steps, list) and all(isinstance(s, dict) for s in steps), (
         f"trace.steps is {steps!r}; keep a list of plain dicts.")
@@ -924,6 +929,8 @@ def test_trace_records_every_step(nb, stub, rng):
             f"expected their names, {[call['name']]}.")
     if len(models) == 3:
         assert models[2].get("content") == final, f"The last model step should record the answer {final!r}."
+    if models:
+        _assert_model_latency(models[0].get("latency_ms"), held, outer_ms)
     for number, (step, call) in enumerate(zip(tools, expected_calls, strict=True), start=1):
         assert step.get("name") == call["name"] and json.loads(step.get("arguments") or "null") == call["arguments"], (
             f"The tool step {step} does not match the call {call}.")
@@ -937,6 +944,19 @@ def test_trace_records_every_step(nb, stub, rng):
         assert type(ms) in (int, float) and latency * 1000 - 1 <= ms <= latency * 1000 + 500, (
             f"get_order took {latency * 1000:.0f} ms, and the trace says latency_ms={ms!r}; time each tool "
             "call with time.perf_counter() (in milliseconds).")
+
+
+def _assert_model_latency(ms: Any, held: float, outer_ms: float) -> None:
+    """latency_ms of a model call the API held for *held* seconds, inside a run that took *outer_ms*."""
+    took = f"The first model call took at least {held * 1000:.0f} ms (the API answered after {held} s)"
+    assert type(ms) in (int, float), f"{took}, and the trace says latency_ms={ms!r}; record a number of milliseconds."
+    assert not ms < held * 0.8, (
+        f"{took}, and the trace says latency_ms={ms!r}: time the call with time.perf_counter() before and after "
+        "it, and multiply the difference (seconds) by 1000 to get milliseconds, not divide.")
+    assert not ms < held * 100, f"{took}, and the trace says latency_ms={ms!r}: that is seconds; multiply by 1000."
+    assert held * 800 <= ms <= outer_ms + 1, (
+        f"{took}, within a run of {outer_ms:.0f} ms, and the trace says latency_ms={ms!r}: time the model call "
+        "itself, from just before it to just after it, in milliseconds.")
 
 
 def _filled_trace(nb: Any, rng: random.Random) -> tuple[Any, list[dict]]:

@@ -69,6 +69,14 @@ MISTAKES = {
         find='        error = str(parsed["error"]) if isinstance(parsed, dict) and "error" in parsed else None\n',
         replace='        error = str(parsed["error"]) if isinstance(parsed, dict) and "error" in parsed else None\n'
                 '        if error:\n            return\n'),
+    'model_latency_in_seconds': Mistake(
+        cell='agent-loop-code', part='agent-trace', feedback='that is seconds; multiply by 1000',
+        find='latency_ms = (time.perf_counter() - started) * 1000',
+        replace='latency_ms = time.perf_counter() - started'),
+    'model_latency_divided_by_1000': Mistake(
+        cell='agent-loop-code', part='agent-trace', feedback='multiply the difference (seconds) by 1000',
+        find='latency_ms = (time.perf_counter() - started) * 1000',
+        replace='latency_ms = (time.perf_counter() - started) / 1000'),
     'success_judged_by_the_final_text': Mistake(
         cell='agent-eval-code', part='agent-eval', feedback='success judged by the final text instead of the state',
         find='        if differences:\n            reasons.append',
