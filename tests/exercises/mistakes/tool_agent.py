@@ -77,6 +77,18 @@ MISTAKES = {
         cell='agent-loop-code', part='agent-trace', feedback='multiply the difference (seconds) by 1000',
         find='latency_ms = (time.perf_counter() - started) * 1000',
         replace='latency_ms = (time.perf_counter() - started) / 1000'),
+    'tool_timed_from_the_model_call': Mistake(
+        cell='agent-loop-code', part='agent-trace', feedback='time each tool call itself',
+        find='        for call in calls:\n            started = time.perf_counter()\n',
+        replace='        for call in calls:\n'),
+    'only_pending_orders_cancelled': Mistake(
+        cell='agent-guardrails-code', part='agent-guardrails', feedback='which the policy allows',
+        find='order["status"] not in ("pending", "processing")',
+        replace='order["status"] != "pending"'),
+    'refund_amount_not_checked_as_a_number': Mistake(
+        cell='agent-guardrails-code', part='agent-guardrails', feedback='a refund whose amount is not a number',
+        find='if not (type(amount) in (int, float) and 0 < amount <= left):',
+        replace='if not 0 < amount <= left:'),
     'success_judged_by_the_final_text': Mistake(
         cell='agent-eval-code', part='agent-eval', feedback='success judged by the final text instead of the state',
         find='        if differences:\n            reasons.append',
