@@ -612,6 +612,12 @@ def test_tools_run_and_their_failures_are_reported(nb, rng):
     assert refunds and refunds[-1].get("note") == note, (
         f"refund_order received note={refunds[-1].get('note') if refunds else None!r} for note: {note!r}; only a "
         "null means 'use the default': pass every other value of a defaulted parameter on.")
+    where = {"type": "function", "function": {"name": "workspace", "description": "The working folder.",
+                                              "parameters": {"type": "object", "properties": {}}}}
+    result = _result(nb, "workspace", "{}", {"workspace": nb.Path}, [where], "a tool that returns a Path")
+    assert result == ".", (
+        f"A tool returned Path('.'), and execute_tool_call returned {result!r}; send what JSON cannot encode as "
+        "its text: json.dumps(result, default=str).")
     offered = [t for t in tools if t["function"]["name"] != "get_order"]
     ghost = rng.choice(["lookup_order", "order_status"])
     ghost_tool = {"type": "function", "function": {"name": ghost, "description": "Not implemented.",

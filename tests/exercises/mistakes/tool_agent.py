@@ -36,6 +36,10 @@ MISTAKES = {
         find='    try:\n        result = function(**parsed)\n    except Exception as error:\n'
              '        return tool_error(f"{name} failed: {type(error).__name__}: {error}")\n',
         replace='    result = function(**parsed)\n'),
+    'tool_result_not_json_encodable': Mistake(
+        cell='agent-errors-code', part='agent-errors', feedback='is not JSON serializable',
+        find='return json.dumps(result, default=str)',
+        replace='return json.dumps(result)'),
     'drops_the_assistant_message': Mistake(
         cell='agent-loop-code', part='agent-loop', feedback='dropped the assistant message before the tool results',
         find='        messages.append(assistant_message(message))\n        if not calls:\n',
