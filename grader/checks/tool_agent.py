@@ -17,6 +17,7 @@ import json
 import math
 import random
 import string
+import time
 from typing import Any
 
 from grader.agentdesk import bfcl
@@ -160,11 +161,15 @@ def _unordered(schema: Any) -> Any:
 
 def _learner_schema(nb: Any, function: Any, name: str, **kwargs: Any) -> Any:
     try:
-        return nb.function_schema(function, **kwargs)
+        got = nb.function_schema(function, **kwargs)
     except LearnerRaised as error:
         unanswered(error)
         fail(f"function_schema({name}{', strict=False' if kwargs else ''}) raised {error.type_name}: "
               f"{error.message[:200]}")
+    assert isinstance(got, dict) and got.get("type") == "function", (
+        f"function_schema({name}) returned {json.dumps(got)[:200]}; a tool is {{'type': 'function', 'function': "
+        "{...}} (the API refuses any other type).")
+    return got
 
 
 @part("agent-schemas", weight=2, hint="Walk inspect.signature(func) with typing.get_type_hints(func); in strict "
@@ -177,6 +182,40 @@ def test_desk_tool_schemas(nb, rng):
         got = _learner_schema(nb, tools[name], name)
         problem = _schema_mistake(name, got, schema, strict=True)
         assert not problem, problem
+    loose = _learner_schema(nb, tools["refund_order"], "refund_order", strict=False)
+    note = loose.get("function", {}).get("parameters", {}).get("properties", {}).get("note")
+    assert isinstance(note, dict) and note.get("type") == "string", (
+        f"function_schema(refund_order, strict=False) describes note (note: str = '') as {note!r}: without strict "
+        "mode types stay as annotated (only strict mode makes defaulted parameters nullable).")
+
+
+@part("agent-schemas", hint="parse_docstring(None) is ('', {}); a more-indented line continues the parameter "
+      "above it, colon or not. json_schema_for raises TypeError for an annotation it cannot map.")
+def test_docstrings_and_unmappable_annotations(nb, rng):
+    got = nb.parse_docstring(None)
+    assert isinstance(got, (list, tuple)) and tuple(got) == ("", {}), (
+        f"parse_docstring(None) returned {got!r}: a function without a docstring (inspect.getdoc gives None) has "
+        "the description '' and no parameter descriptions.")
+    name, other = rng.sample(["order_id", "email", "limit", "query"], 2)
+    label = rng.choice(["format", "example", "note"])
+    doc = (f"Look something up.\n\nArgs:\n    {name}: What to look for,\n        {label}: ORD-1234.\n"
+           f"    {other}: How many.\n\nReturns:\n    The thing.\n")
+    want = ("Look something up.", {name: f"What to look for, {label}: ORD-1234.", other: "How many."})
+    got = nb.parse_docstring(doc)
+    assert isinstance(got, (list, tuple)) and tuple(got) == want, (
+        f"parse_docstring gave {got!r} for {doc!r}; expected {want!r}: a more-indented line continues the "
+        f"parameter above it, even when it holds a colon ('{label}: ...' is not a parameter).")
+    for annotation, what in ((nb.typing.Any, "typing.Any"), (nb.json.JSONDecoder, "the class json.JSONDecoder")):
+        try:
+            got = nb.json_schema_for(annotation)
+        except LearnerRaised as error:
+            unanswered(error)
+            assert error.is_a("TypeError"), (
+                f"json_schema_for({what}) raised {error.type_name}; raise TypeError for an annotation with no "
+                "JSON Schema type.")
+            continue
+        fail(f"json_schema_for({what}) returned {got!r}; raise TypeError for an annotation with no JSON Schema "
+             "type, so function_schema cannot describe a parameter wrongly.")
 
 
 def _bfcl_type(spec: dict) -> dict:
@@ -435,11 +474,29 @@ def _edge_cases(rng: random.Random) -> list[tuple[str, str | None, dict]]:
     ]
 
 
+def _schema_edge_cases(rng: random.Random) -> list[tuple[str, str | None, dict, dict]]:
+    """Schemas without a type, arrays without items, type lists, and an enum that true must not match."""
+    def one(name: str, schema: dict) -> dict:
+        return {"type": "object", "properties": {name: schema}}
+
+    return [
+        ("a parameter whose schema has no type", None, {"anything": rng.choice([1, "x", [2], None])},
+         one("anything", {"description": "any value"})),
+        ("an array whose schema has no items", None, {"tags": [rng.randint(1, 9), _token(rng, 3)]},
+         one("tags", {"type": "array"})),
+        ("a string where the type list allows a string or an array of integers", None, {"ids": _token(rng, 5)},
+         one("ids", {"type": ["array", "string"], "items": {"type": "integer"}})),
+        ("true where the enum holds 0 and 1 (true is not 1 in JSON)", "flag", {"flag": True},
+         one("flag", {"enum": [0, 1]})),
+    ]
+
+
 @part("agent-errors", weight=2, hint="Check the type first (a bool is not an integer; an int is a number), "
       "then enum, required, unexpected parameters, and recurse into properties and items.")
 def test_validate_arguments_like_bfcl(nb, rng, quick):
     cases: list[tuple[str, str | None, dict, dict]] = [(what, param, call, EDGE_SCHEMA)
                                                        for what, param, call in _edge_cases(rng)]
+    cases += _schema_edge_cases(rng)
     items = _pick_docs(rng, 3 if quick else 8, "enum", "float", "dict")
     for item in items:
         made = _ground_truth_call(item)
@@ -549,6 +606,29 @@ def test_tools_run_and_their_failures_are_reported(nb, rng):
     assert refunds and refunds[-1].get("note") == "", (
         f"refund_order received note={refunds[-1].get('note') if refunds else None!r} for note: null; leave "
         "nulls for defaulted parameters out, so the default ('') applies.")
+    note = f"ticket {_token(rng, 6)}"
+    _result(nb, "refund_order", json.dumps({**call, "note": note}), functions, tools, "a valid call with a note")
+    refunds = desk.snapshot()["refunds"]
+    assert refunds and refunds[-1].get("note") == note, (
+        f"refund_order received note={refunds[-1].get('note') if refunds else None!r} for note: {note!r}; only a "
+        "null means 'use the default': pass every other value of a defaulted parameter on.")
+    where = {"type": "function", "function": {"name": "workspace", "description": "The working folder.",
+                                              "parameters": {"type": "object", "properties": {}}}}
+    result = _result(nb, "workspace", "{}", {"workspace": nb.Path}, [where], "a tool that returns a Path")
+    assert result == ".", (
+        f"A tool returned Path('.'), and execute_tool_call returned {result!r}; send what JSON cannot encode as "
+        "its text: json.dumps(result, default=str).")
+    offered = [t for t in tools if t["function"]["name"] != "get_order"]
+    ghost = rng.choice(["lookup_order", "order_status"])
+    ghost_tool = {"type": "function", "function": {"name": ghost, "description": "Not implemented.",
+                                                   "parameters": {"type": "object", "properties": {}}}}
+    for name, arguments, tools_sent, story in [
+            ("get_order", {"order_id": order_id}, offered, "a tool that was not offered to the model"),
+            (ghost, {}, [*tools, ghost_tool], "a tool offered but not implemented")]:
+        result = _result(nb, name, json.dumps(arguments), functions, tools_sent, story)
+        assert isinstance(result, dict) and name in str(result.get("error", "")), (
+            f"For {story} ({name}), execute_tool_call returned {result!r}; a tool needs both a schema in tools "
+            "and a function: report the unknown tool by name as tool_error(...).")
 
 
 # -- part 3: the loop --------------------------------------------------------------------------
@@ -601,6 +681,10 @@ def _check_tool_messages(stub: Any, before: int, calls: list[dict], results: lis
         c["id"] for c in calls], (
         f"After the model's tool calls, the next request had {assistant!r} where the assistant message with "
         "those tool_calls belongs.")
+    kinds = [c.get("type") for c in assistant["tool_calls"]]
+    assert kinds == ["function"] * len(calls), (
+        f"The assistant message sent back gives its tool calls the types {kinds}; each call is "
+        "{'id', 'type': 'function', 'function': {...}} (the API refuses a call without its type).")
     sent_calls = [(c.get("function", {}).get("name"), json.loads(c.get("function", {}).get("arguments") or "null"))
                   for c in assistant["tool_calls"]]
     assert sent_calls == [(c["name"], c["arguments"]) for c in calls], (
@@ -782,6 +866,8 @@ def _forbidden(data: dict, rng: random.Random) -> list[tuple[str, str, dict]]:
         ("a refund above the amount paid", "refund_order",
          {"order_id": delivered, "amount": round(left + rng.choice([0.01, 5.0, 50.0]), 2), "reason": "damaged"}),
         ("a refund of nothing", "refund_order", {"order_id": delivered, "amount": 0, "reason": "other"}),
+        ("a refund whose amount is not a number", "refund_order",
+         {"order_id": delivered, "amount": f"{min(left, 1.0):.2f}", "reason": "other"}),
         ("a negative refund", "refund_order",
          {"order_id": delivered, "amount": -round(rng.uniform(1, 20), 2), "reason": "other"}),
         *[(f"a refund of an order that is {status}, not delivered", "refund_order",
@@ -822,11 +908,28 @@ def test_only_allowed_arguments_run(nb, rng):
         assert not approver.asked, (
             f"guard_tools asked the customer to confirm {story} ({approver.asked[-1]}), which the policy forbids "
             "anyway: check the arguments first.")
-    delivered = rng.choice([o for o in _orders(data, "delivered") if _refundable(data, o) > 0])
+    refundable = [o for o in _orders(data, "delivered") if _refundable(data, o) > 0]
+    delivered = rng.choice([o for o in refundable if round(_refundable(data, o) * 100) % 10] or refundable)
+    over = {"order_id": delivered, "amount": round(_refundable(data, delivered) + 0.01, 2), "reason": "wrong_item"}
+    raised = _attempt(functions, "refund_order", over)
+    assert raised is not None and raised.is_a("GuardrailError"), (
+        f"A refund of a cent more than is left ({over['amount']:.2f}; {_refundable(data, delivered):.2f} is left for "
+        f"{delivered}) was allowed: the limit is total - refunded rounded to cents, not to fewer decimals.")
     exact = {"order_id": delivered, "amount": _refundable(data, delivered), "reason": "wrong_item"}
     assert _attempt(functions, "refund_order", exact) is None, (
         f"A refund of exactly what is left to refund ({exact['amount']:.2f} for {delivered}) was refused; it is "
         "allowed (at most total - refunded).")
+    small = rng.choice([o for o in refundable if o != delivered and _refundable(data, o) >= 1])
+    allowed = [("a refund of at most 1.00", "refund_order",
+                {"order_id": small, "amount": rng.choice([0.01, 0.5, 1.0]), "reason": "late"}),
+               *[(f"cancelling an order that is {status}", "cancel_order",
+                  {"order_id": rng.choice(_orders(data, status)), "reason": "customer_request"})
+                 for status in ("pending", "processing")]]
+    for story, name, arguments in allowed:
+        raised = _attempt(functions, name, arguments)
+        assert raised is None, (
+            f"guard_tools refused {story} ({name}({arguments})), which the policy allows: "
+            f"{raised.type_name}: {raised.message[:120]}")
 
 
 def _usage(stub: Any, body: dict) -> int:
@@ -891,11 +994,15 @@ def test_trace_records_every_step(nb, stub, rng):
                    "steps": [{"tool_calls": [calls[0]]}, {"tool_calls": [calls[1]]}, {"content": final}]})
     trace = nb.Trace()
     client = make("openai_client", max_retries=0, timeout=10)
+    held = round(rng.uniform(0.2, 0.3), 3)  # seconds the API holds its first answer: real time, not virtual
+    stub.queue_fault("delay", seconds=held, path=CHAT_PATH)
+    started = time.perf_counter()  # the learner's run happens inside this one: no model call can take longer
     try:  # the trace must hold what happened, however the loop ended (the loop has its own checks)
         nb.run_agent(client, _conversation(rng, f"Order {order_id}? ref {token}"), tools=_desk_tools(rng),
                      functions=desk.tools(), model=MODEL, trace=trace)
     except LearnerRaised as error:
         unanswered(error)
+    outer_ms = (time.perf_counter() - started) * 1000
     steps = trace.steps
     assert isinstance(steps, list) and all(isinstance(s, dict) for s in steps), (
         f"trace.steps is {steps!r}; keep a list of plain dicts.")
@@ -924,19 +1031,57 @@ def test_trace_records_every_step(nb, stub, rng):
             f"expected their names, {[call['name']]}.")
     if len(models) == 3:
         assert models[2].get("content") == final, f"The last model step should record the answer {final!r}."
+    if models:
+        _assert_model_latency(models[0].get("latency_ms"), held, outer_ms)
     for number, (step, call) in enumerate(zip(tools, expected_calls, strict=True), start=1):
         assert step.get("name") == call["name"] and json.loads(step.get("arguments") or "null") == call["arguments"], (
             f"The tool step {step} does not match the call {call}.")
         assert step.get("step") == number, f"The tool step {step} belongs to model step {number}."
+        ms = step.get("latency_ms")
         if call["name"] == unknown:
             assert unknown in str(step.get("error")), f"The failed step's error is {step.get('error')!r}."
+            assert type(ms) in (int, float) and 0 <= ms < TOOL_SLACK_MS, (
+                f"The call of the unknown tool {unknown} took no time (it does not exist), and the trace says "
+                f"latency_ms={ms!r}; time each tool call itself with time.perf_counter(), in milliseconds.")
             continue
         assert step.get("error") is None and json.loads(step.get("result")) == SupportDesk(data).get_order(
             order_id), f"The tool step {step} should hold the tool's result and error None."
-        ms = step.get("latency_ms")
-        assert type(ms) in (int, float) and latency * 1000 - 1 <= ms <= latency * 1000 + 500, (
+        assert type(ms) in (int, float) and latency * 1000 - 1 <= ms <= latency * 1000 + TOOL_SLACK_MS, (
             f"get_order took {latency * 1000:.0f} ms, and the trace says latency_ms={ms!r}; time each tool "
-            "call with time.perf_counter() (in milliseconds).")
+            "call itself with time.perf_counter() (in milliseconds), from just before it to just after it.")
+
+
+TOOL_SLACK_MS = 150  # real time a tool call may add to its virtual sleep; less than the API holds its answer
+
+
+def _assert_model_latency(ms: Any, held: float, outer_ms: float) -> None:
+    """latency_ms of a model call the API held for *held* seconds, inside a run that took *outer_ms*."""
+    took = f"The first model call took at least {held * 1000:.0f} ms (the API answered after {held} s)"
+    assert type(ms) in (int, float), f"{took}, and the trace says latency_ms={ms!r}; record a number of milliseconds."
+    assert not ms < held * 0.8, (
+        f"{took}, and the trace says latency_ms={ms!r}: time the call with time.perf_counter() before and after "
+        "it, and multiply the difference (seconds) by 1000 to get milliseconds, not divide.")
+    assert not ms < held * 100, f"{took}, and the trace says latency_ms={ms!r}: that is seconds; multiply by 1000."
+    assert held * 800 <= ms <= outer_ms + 1, (
+        f"{took}, within a run of {outer_ms:.0f} ms, and the trace says latency_ms={ms!r}: time the model call "
+        "itself, from just before it to just after it, in milliseconds.")
+
+
+def _results_that_are_not_error_objects(nb: Any) -> None:
+    """A tool result that is not JSON, or JSON but not an object, has no error (and must not crash the trace)."""
+    trace = nb.Trace()
+    results = ["plain text, not JSON", json.dumps("an error string"), json.dumps(["error"])]
+    for result in results:
+        try:
+            trace.tool_call(step=1, name="search_kb", arguments="{}", result=result, latency_ms=1.0)
+        except LearnerRaised as error:
+            unanswered(error)
+            fail(f"trace.tool_call raised {error.type_name} ({error.message[:100]}) for the result {result!r}: only a "
+                 "JSON object with an 'error' key is an error; anything else has error None.")
+    errors = [step.get("error") for step in trace.steps]
+    assert errors == [None] * len(results), (
+        f"For the results {results} the trace records the errors {errors}; only a JSON object with an 'error' key is "
+        "an error, so each is None.")
 
 
 def _filled_trace(nb: Any, rng: random.Random) -> tuple[Any, list[dict]]:
@@ -985,9 +1130,19 @@ def test_trace_saves_and_prints(nb, rng, quick):
         loaded = nb.Trace.load(path)
         nb.os.remove(path)
         assert loaded.steps == steps, "Trace.load(path) after trace.save(path) did not give the same steps back."
+    _results_that_are_not_error_objects(nb)
     rendered = trace.render()
     lines = [line for line in str(rendered).splitlines() if line.strip()]
     assert len(lines) >= len(steps), f"trace.render() gave {len(lines)} line(s) for {len(steps)} steps."
+    if len(lines) == len(steps):  # one line per step: each must show its own step's outcome
+        calls, failed_line, ok_line, answer = lines
+        shown = {"the tool calls the model made": all(name in calls for name in expected[0]["tool_calls"]),
+                 "ERROR on the failed call's line": "ERROR" in failed_line,
+                 "the result on the successful call's line, without ERROR": (
+                     "C-1" in ok_line and "ERROR" not in ok_line),
+                 "the model's answer on its line": expected[-1]["content"] in answer}
+        missing = [what for what, ok in shown.items() if not ok]
+        assert not missing, f"trace.render() does not show {', '.join(missing)}: {rendered[:400]!r}"
     failed = next(s for s in expected if s.get("error"))
     assert failed["name"] in rendered and "ERROR" in rendered, (
         "trace.render() does not show the failed tool call (its name and 'ERROR'): "
@@ -1020,6 +1175,69 @@ def test_expected_state(nb, rng):
         assert got == expected, (
             f"expected_state for {task['user']!r} (actions {task['actions']}) differs from the store after "
             f"those actions: {json.dumps(got)[:200]}...")
+
+
+def _difference_cases(rng: random.Random) -> list[tuple[str, Any, Any, list[str]]]:
+    """(what, expected, actual, paths that must be named): equal states, and one kind of difference each."""
+    order, other = f"ORD-{rng.randint(0, 4999):04d}", f"ORD-{rng.randint(5000, 9999):04d}"
+    total = round(rng.uniform(10, 90), 2)
+    base = {"orders": {order: {"status": "delivered", "total": total, "refunded": 0.0, "items": ["a", "b"]},
+                       other: {"status": "pending", "total": 12.0, "refunded": 0.0, "items": ["c"]}}}
+
+    def changed(**fields: Any) -> dict:
+        state = json.loads(json.dumps(base))
+        state["orders"][order].update(fields)
+        return state
+
+    extra = json.loads(json.dumps(base))
+    extra["orders"][order]["note"] = "x"
+    return [
+        ("equal states", base, json.loads(json.dumps(base)), []),
+        ("a float within 1e-6 and an int for a whole float", changed(total=total, refunded=0.0),
+         changed(total=total + 1e-9, refunded=0), []),
+        ("a changed status", base, changed(status="refunded"), [f"state.orders.{order}.status"]),
+        ("a float off by 0.01", base, changed(total=round(total + 0.01, 2)), [f"state.orders.{order}.total"]),
+        ("a number that became text", base, changed(refunded="0.0"), [f"state.orders.{order}.refunded"]),
+        ("text that became a number", changed(refunded="0.0"), base, [f"state.orders.{order}.refunded"]),
+        ("a missing order", base, {"orders": {order: base["orders"][order]}}, [f"state.orders.{other}"]),
+        ("an unexpected key", base, extra, [f"state.orders.{order}.note"]),
+        ("a list item changed", base, changed(items=["a", "z"]), [f"state.orders.{order}.items[1]"]),
+        ("a list one item longer", base, changed(items=["a", "b", "c"]), [f"state.orders.{order}.items"]),
+        ("a list that became text", base, changed(items="ab"), [f"state.orders.{order}.items"]),
+        ("text that became a list", changed(items="ab"), base, [f"state.orders.{order}.items"]),
+        ("an order that became null", base, {"orders": {**base["orders"], order: None}}, [f"state.orders.{order}"]),
+        ("a null that became an order", {"orders": {**base["orders"], order: None}}, base, [f"state.orders.{order}"]),
+    ]
+
+
+@part("agent-eval", hint="state_differences: recurse into dicts (keys of both) and equal-length lists (paths like "
+      "items[1]); floats within 1e-6; anything else compared with ==, one 'path: expected ..., got ...' each.")
+def test_state_differences_name_every_path(nb, rng):
+    for what, expected, actual, paths in _difference_cases(rng):
+        try:
+            got = nb.state_differences(expected, actual)
+        except LearnerRaised as error:
+            unanswered(error)
+            fail(f"state_differences raised {error.type_name} ({error.message[:120]}) for {what}; compare values of "
+                 "different types as unequal, never crash.")
+        assert type(got) is list, f"state_differences returned {got!r:.100} for {what}; return a list."
+        if not paths:
+            assert got == [], f"state_differences found {got} for {what}: they are the same state."
+            continue
+        assert got and all(any(path in str(line) for line in got) for path in paths), (
+            f"For {what}, state_differences gave {got}; expected a difference naming {paths}.")
+    world = _world(rng)
+    task = rng.choice([t for t in world["tasks"] if t["kind"] == "refund" and t["outputs"]])
+    right = run_actions(world["data"], task["actions"])
+    for run, why, words in [({"state": right, "answer": None, "error": None}, "answer", task["outputs"][:1]),
+                            ({"state": SupportDesk(world["data"]).snapshot(), "answer": " ".join(task["outputs"]),
+                              "error": None}, "state", ["state.orders"])]:
+        verdict = nb.judge(task, world["data"], {"task_id": task["id"], **run})
+        reasons = verdict.get("reasons") if isinstance(verdict, dict) else None
+        assert isinstance(reasons, list) and reasons and str(reasons[0]).startswith(f"{why}:") and all(
+            word in str(reasons[0]) for word in words), (
+            f"judge gave the reasons {reasons!r} for a run that fails by its {why}; start the reason with "
+            f"'{why}:' and say what differs or is missing ({words}).")
 
 
 PLAN = [("refund", "claims_without_acting"), ("cancel", "right"), ("refund", "wrong_amount"),
@@ -1089,9 +1307,9 @@ def test_evaluate_judges_by_state(nb, rng, quick):
                 f"{verdict == ''} ({'a correct run' if not verdict else 'it failed by ' + verdict}: run {run}).")
             reasons = result.get("reasons")
             if verdict:
-                assert isinstance(reasons, list) and reasons and str(reasons[0]).lower().startswith(verdict), (
+                assert isinstance(reasons, list) and reasons and str(reasons[0]).lower().startswith(verdict + ":"), (
                     f"The reasons for {task['id']}'s failure are {reasons!r}; expected a reason starting with "
-                    f"{verdict!r}.")
+                    f"{verdict!r} and a colon.")
         expected_rate = sum(v == "" for v in verdicts.values()) / len(tasks)
         rate = report.get("success_rate")
         assert type(rate) in (int, float) and math.isclose(rate, expected_rate), (

@@ -75,4 +75,12 @@ MISTAKES = {
         cell='rf-grounded-code', part='rf-grounded', feedback='nothing past the budget',
         find='        if used + size > token_budget:\n            break\n',
         replace='        if used > token_budget:\n            break\n'),
+    'recall_without_relevant_divides_by_zero': Mistake(
+        cell='rf-evaluation-code', part='rf-evaluation', feedback='With nothing relevant, every metric is 0.0',
+        find='    if not relevant:\n        return 0.0\n    return len(',
+        replace='    return len('),
+    'nprobe_needs_recall_above_the_target': Mistake(
+        cell='rf-approximate-code', part='rf-approximate', feedback='a recall equal to the target reaches it',
+        find='if recall(middle) >= target:',
+        replace='if recall(middle) > target:'),
 }

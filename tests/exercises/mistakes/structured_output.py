@@ -87,4 +87,22 @@ MISTAKES = {
         cell='so-eval-code', part='so-eval', feedback='it counts every item that made at least one call',
         find='sum(1 for used in attempts if used > 1)',
         replace='sum(1 for used in attempts if used >= 1)'),
+    'repair_calls_without_temperature_zero': Mistake(
+        cell='so-repair-code', part='so-repair', feedback='send temperature=0 on every call',
+        find='response = client.chat.completions.create(model=model, messages=messages,\n'
+             '                                                  response_format=response_format, temperature=0)',
+        replace='response = client.chat.completions.create(model=model, messages=messages,\n'
+                '                                                  response_format=response_format)'),
+    'vague_relative_day_crashes': Mistake(
+        cell='so-normalise-code', part='so-normalise', feedback='is not a number: text you do not recognise',
+        find='if match and count(match.group(1) or match.group(2)) is not None:',
+        replace='if match:'),
+    'weekday_removed_anywhere': Mistake(
+        cell='so-normalise-code', part='so-normalise', feedback='Only a leading weekday is ignored',
+        find='text = re.sub("^" + WEEKDAY, "", text)',
+        replace='text = re.sub(WEEKDAY, "", text)'),
+    'zero_hour_with_am_pm': Mistake(
+        cell='so-normalise-code', part='so-normalise', feedback='the hours run from 1 to 12',
+        find='if not 1 <= hour <= 12:',
+        replace='if hour > 12:'),
 }

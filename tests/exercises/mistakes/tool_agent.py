@@ -36,6 +36,10 @@ MISTAKES = {
         find='    try:\n        result = function(**parsed)\n    except Exception as error:\n'
              '        return tool_error(f"{name} failed: {type(error).__name__}: {error}")\n',
         replace='    result = function(**parsed)\n'),
+    'tool_result_not_json_encodable': Mistake(
+        cell='agent-errors-code', part='agent-errors', feedback='is not JSON serializable',
+        find='return json.dumps(result, default=str)',
+        replace='return json.dumps(result)'),
     'drops_the_assistant_message': Mistake(
         cell='agent-loop-code', part='agent-loop', feedback='dropped the assistant message before the tool results',
         find='        messages.append(assistant_message(message))\n        if not calls:\n',
@@ -69,6 +73,26 @@ MISTAKES = {
         find='        error = str(parsed["error"]) if isinstance(parsed, dict) and "error" in parsed else None\n',
         replace='        error = str(parsed["error"]) if isinstance(parsed, dict) and "error" in parsed else None\n'
                 '        if error:\n            return\n'),
+    'model_latency_in_seconds': Mistake(
+        cell='agent-loop-code', part='agent-trace', feedback='that is seconds; multiply by 1000',
+        find='latency_ms = (time.perf_counter() - started) * 1000',
+        replace='latency_ms = time.perf_counter() - started'),
+    'model_latency_divided_by_1000': Mistake(
+        cell='agent-loop-code', part='agent-trace', feedback='multiply the difference (seconds) by 1000',
+        find='latency_ms = (time.perf_counter() - started) * 1000',
+        replace='latency_ms = (time.perf_counter() - started) / 1000'),
+    'tool_timed_from_the_model_call': Mistake(
+        cell='agent-loop-code', part='agent-trace', feedback='time each tool call itself',
+        find='        for call in calls:\n            started = time.perf_counter()\n',
+        replace='        for call in calls:\n'),
+    'only_pending_orders_cancelled': Mistake(
+        cell='agent-guardrails-code', part='agent-guardrails', feedback='which the policy allows',
+        find='order["status"] not in ("pending", "processing")',
+        replace='order["status"] != "pending"'),
+    'refund_amount_not_checked_as_a_number': Mistake(
+        cell='agent-guardrails-code', part='agent-guardrails', feedback='a refund whose amount is not a number',
+        find='if not (type(amount) in (int, float) and 0 < amount <= left):',
+        replace='if not 0 < amount <= left:'),
     'success_judged_by_the_final_text': Mistake(
         cell='agent-eval-code', part='agent-eval', feedback='success judged by the final text instead of the state',
         find='        if differences:\n            reasons.append',
