@@ -205,7 +205,9 @@ def test_docstrings_and_unmappable_annotations(nb, rng):
     assert isinstance(got, (list, tuple)) and tuple(got) == want, (
         f"parse_docstring gave {got!r} for {doc!r}; expected {want!r}: a more-indented line continues the "
         f"parameter above it, even when it holds a colon ('{label}: ...' is not a parameter).")
-    for annotation, what in ((nb.typing.Any, "typing.Any"), (nb.json.JSONDecoder, "the class json.JSONDecoder")):
+    # Only what the notebook has imported by this part's check cell (its own answer cell imports typing
+    # and inspect): in Jupyter, check() runs before the cells of later parts.
+    for annotation, what in ((nb.typing.Any, "typing.Any"), (nb.inspect.Signature, "the class inspect.Signature")):
         try:
             got = nb.json_schema_for(annotation)
         except LearnerRaised as error:
@@ -612,12 +614,15 @@ def test_tools_run_and_their_failures_are_reported(nb, rng):
     assert refunds and refunds[-1].get("note") == note, (
         f"refund_order received note={refunds[-1].get('note') if refunds else None!r} for note: {note!r}; only a "
         "null means 'use the default': pass every other value of a defaulted parameter on.")
-    where = {"type": "function", "function": {"name": "workspace", "description": "The working folder.",
+    where = {"type": "function", "function": {"name": "workspace", "description": "The current record.",
                                               "parameters": {"type": "object", "properties": {}}}}
-    result = _result(nb, "workspace", "{}", {"workspace": nb.Path}, [where], "a tool that returns a Path")
-    assert result == ".", (
-        f"A tool returned Path('.'), and execute_tool_call returned {result!r}; send what JSON cannot encode as "
-        "its text: json.dumps(result, default=str).")
+    # inspect.Signature() (part 1's answer cell imports inspect; in Jupyter a later part's imports have
+    # not run when this part is checked) is an object JSON cannot encode, as a date or a Path is.
+    result = _result(nb, "workspace", "{}", {"workspace": nb.inspect.Signature}, [where],
+                     "a tool that returns an object JSON cannot encode")
+    assert result == "()", (
+        f"A tool returned inspect.Signature(), and execute_tool_call returned {result!r}; send what JSON "
+        "cannot encode (a date, a Path) as its text: json.dumps(result, default=str).")
     offered = [t for t in tools if t["function"]["name"] != "get_order"]
     ghost = rng.choice(["lookup_order", "order_status"])
     ghost_tool = {"type": "function", "function": {"name": ghost, "description": "Not implemented.",
