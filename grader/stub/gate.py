@@ -62,7 +62,7 @@ class ReplyGate:
                 continue
             overdue = time.monotonic() - since > self.max_hold
             if overdue or (parked == self._in_flight() and self._settled()):
-                self._release(keep_oldest=self.order == "oldest_last" and not overdue)
+                self._release(keep_oldest=self.order == "oldest_last")  # overdue or not: the order holds
                 since = time.monotonic()
 
     def _release(self, keep_oldest: bool) -> None:

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import sys
+import threading
 
 import httpx2
 import openai
@@ -29,8 +30,11 @@ async def ask_all(client, prompts, limit: int | None):
 
 
 def run(stub, server, limit, order="together"):
-    """*ask_all* in this process, as learner code runs in a Jupyter kernel beside the stub's threads."""
-    settled = settled_probe(os.getpid(), server.port, lambda: len(stub.requests), ignore=server.thread_ids)
+    """*ask_all* in this process, as learner code runs in a Jupyter kernel beside the stub's threads
+    (and, as there, beside threads that were running before: earlier tests left some)."""
+    before = {int(task) for task in os.listdir("/proc/self/task")} - {threading.get_native_id()}
+    settled = settled_probe(os.getpid(), server.port, lambda: len(stub.requests),
+                            ignore=lambda: before | server.thread_ids(), children=False)
     prompts = [f"prompt {i}" for i in range(10)]
 
     async def main():
@@ -39,6 +43,7 @@ def run(stub, server, limit, order="together"):
             return await ask_all(client, prompts, limit)
 
     with stub.holding_replies(settled, order=order) as gate:
+        gate.max_hold = 60  # a hold that ran out would release everything at once: never here
         arrived = asyncio.run(main())
     return prompts, arrived, gate
 
