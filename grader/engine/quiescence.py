@@ -16,6 +16,7 @@ falls back to "no thread of the stub busy and no new request for ``QUIET_FALLBAC
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -65,7 +66,7 @@ class Quiescence:
 
     def _look(self) -> tuple | None:
         """What changes when learner code makes progress; None if it is plainly busy now."""
-        ignored = set(self._ignore()) | {_this_thread()}
+        ignored = set(self._ignore()) | {threading.get_native_id()}  # the caller: the gate's conductor
         runtimes = []
         try:
             for process in self._watched():
@@ -96,12 +97,6 @@ class Quiescence:
                 if (local.endswith(port) or remote.endswith(port)) and queues.split(":")[1] != "00000000":
                     return True
         return False
-
-
-def _this_thread() -> int:
-    import threading
-
-    return threading.get_native_id()
 
 
 class QuietFallback:

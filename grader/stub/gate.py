@@ -33,7 +33,6 @@ class ReplyGate:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self.releases = 0  # how many times replies were let go: a check can tell the gate was used
-        self.thread_id: int | None = None
 
     def park(self) -> None:
         """Called by the thread serving a request: wait here until the conductor lets it go."""
@@ -52,7 +51,6 @@ class ReplyGate:
             self.stop()
 
     def _conduct(self) -> None:
-        self.thread_id = threading.get_native_id()
         since = time.monotonic()
         while not self._stopped.wait(_POLL):
             with self._lock:
