@@ -61,7 +61,7 @@ def _settled_probe(stub: Any) -> Callable[[], bool]:
     wake on their own) and the stub's: watch this thread and the threads started from now on."""
     server = _live_stub["server"]
     kernel = _threads() - {threading.get_native_id()}
-    return settled_probe(os.getpid(), server.port, lambda: len(stub.requests),
+    return settled_probe(os.getpid(), server.waiting, lambda: len(stub.requests),
                          ignore=lambda: kernel | server.thread_ids(), children=False)
 
 

@@ -5,20 +5,28 @@ hold the stub's replies for a fixed real time and hope that every request the le
 code would send had arrived by then: slow when the machine is quiet, and wrong when it is
 loaded (a request still on its way is missed, so the grade changed with the load). Instead
 the stub holds its replies until learner code is *settled*: every thread of its process
-asleep in the kernel and none of them run since the last look, and no byte or connection
-on the stub's port still unread. Then no further request can come without a reply, however
-slow the machine, and the check costs milliseconds instead of a fixed wait.
+asleep in the kernel and none of them run since the last look, no connection or byte
+waiting at the stub's end, and no new request since the last look. Then no further request
+can come without a reply, however slow the machine, and the check costs milliseconds
+instead of a fixed wait.
 
-Linux ``/proc`` tells all of this. Elsewhere (a learner's Mac running ``check()``), settled
-falls back to "no thread of the stub busy and no new request for ``QUIET_FALLBACK`` seconds".
+The learner's end of a connection needs no look: the kernel makes a thread waiting on a
+socket runnable as the bytes arrive. (Asking the kernel for it, in ``/proc/<pid>/net/tcp``,
+walks the machine's whole TCP hash table: 7-10 ms a look, which made the checks slow.)
+
+Linux ``/proc`` tells the threads' states. Elsewhere (a learner's Mac running ``check()``),
+settled falls back to "no new request for ``QUIET_FALLBACK`` seconds".
 """
 
 from __future__ import annotations
 
 import os
+import select
+import socket
+import struct
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 WINDOW = 0.006
@@ -30,17 +38,20 @@ _ASLEEP = frozenset("STtIXZ")  # D (waiting on a disk) will run again by itself
 
 class Quiescence:
     """``settled()`` for one process (*pid*, and its children: in a sandbox the learner's
-    interpreter is the child that is pid 1 of its namespace) talking to the stub on *port*.
+    interpreter is the child that is pid 1 of its namespace) talking to a stub.
 
-    *ignore* names threads of that process that are not learner code (the stub's own
-    threads, when the stub serves from the kernel the learner's code runs in).
+    *waiting* says whether something waits at the stub's end (see :func:`waiting_at`);
+    *arrivals* counts the requests the stub has seen. *ignore* names threads of that process
+    that are not learner code (the stub's own threads, when the stub serves from the kernel
+    the learner's code runs in).
     """
 
-    def __init__(self, pid: int, port: int, ignore: Callable[[], Collection[int]] = frozenset,
-                 children: bool = True):
-        self.pid, self.port, self._ignore, self._children = pid, port, ignore, children
+    def __init__(self, pid: int, waiting: Callable[[], bool], arrivals: Callable[[], int],
+                 ignore: Callable[[], Collection[int]] = frozenset, children: bool = True):
+        self.pid, self._waiting, self._arrivals = pid, waiting, arrivals
+        self._ignore, self._children = ignore, children
         self._proc = Path(f"/proc/{pid}")
-        self.available = (self._proc / "task").is_dir() and (self._proc / "net" / "tcp").exists()
+        self.available = (self._proc / "task").is_dir()
         self._last: tuple[float, object] | None = None
         self._processes: list[Path] | None = None  # found on the first look, when the child exists
 
@@ -65,7 +76,11 @@ class Quiescence:
         return now - self._last[0] >= WINDOW
 
     def _look(self) -> tuple | None:
-        """What changes when learner code makes progress; None if it is plainly busy now."""
+        """What changes when learner code or the stub makes progress; None if plainly busy now.
+
+        A request the stub has read but not yet counted is covered too: the learner's thread
+        ran to send it, so its run time differs from the last look's.
+        """
         ignored = set(self._ignore()) | {threading.get_native_id()}  # the caller: the gate's conductor
         runtimes = []
         try:
@@ -77,26 +92,30 @@ class Quiescence:
                     if stat.rsplit(")", 1)[1].split()[0] not in _ASLEEP:
                         return None
                     runtimes.append((task, (process / "task" / task / "schedstat").read_text().split()[0]))
-            if self._unread_on_port():
-                return None
         except (OSError, ValueError, IndexError):  # the process or a thread just ended: not settled yet
             return None
-        return tuple(runtimes)
+        if self._waiting():
+            return None
+        return self._arrivals(), tuple(runtimes)
 
-    def _unread_on_port(self) -> bool:
-        """Bytes waiting to be read, or connections waiting to be accepted, at either end of a
-        connection to the stub (for a listening socket, rx_queue counts pending connections)."""
-        port = f":{self.port:04X}"
-        for table in ("tcp", "tcp6"):
-            path = self._proc / "net" / table
-            if not path.exists():
-                continue
-            for line in path.read_text().splitlines()[1:]:
-                fields = line.split()
-                local, remote, queues = fields[1], fields[2], fields[4]
-                if (local.endswith(port) or remote.endswith(port)) and queues.split(":")[1] != "00000000":
-                    return True
-        return False
+
+def waiting_at(listener: socket.socket, connections: Iterable[socket.socket]) -> bool:
+    """Whether a connection waits to be accepted on *listener*, or bytes wait to be read on one of
+    the server's *connections* (a request on its way to being counted). Linux, where ``/proc`` is."""
+    import fcntl  # Unix only: imported here so that check() still loads elsewhere
+    import termios
+
+    poll = select.poll()
+    poll.register(listener, select.POLLIN)
+    if poll.poll(0):
+        return True
+    for connection in connections:
+        try:
+            if struct.unpack("i", fcntl.ioctl(connection, termios.FIONREAD, b"\0" * 4))[0]:
+                return True
+        except (OSError, ValueError):  # closed meanwhile: nothing left to read
+            continue
+    return False
 
 
 class QuietFallback:
@@ -114,9 +133,9 @@ class QuietFallback:
         return now - self._last[0] >= QUIET_FALLBACK
 
 
-def settled_probe(pid: int, port: int, arrivals: Callable[[], int],
+def settled_probe(pid: int, waiting: Callable[[], bool], arrivals: Callable[[], int],
                   ignore: Callable[[], Collection[int]] = frozenset, children: bool = True) -> Callable[[], bool]:
-    """``settled()`` for learner code in *pid* (and its children) using the stub on *port*: from
-    ``/proc`` where there is one, else from the stub's request count (*arrivals*)."""
-    quiescence = Quiescence(pid, port, ignore, children)
+    """``settled()`` for learner code in *pid* (and its children) using a stub (*waiting*, *arrivals*:
+    see :class:`Quiescence`): from ``/proc`` where there is one, else from the request count alone."""
+    quiescence = Quiescence(pid, waiting, arrivals, ignore, children)
     return quiescence.settled if quiescence.available else QuietFallback(arrivals).settled

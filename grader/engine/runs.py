@@ -80,7 +80,7 @@ class NotebookRun:
             return False
         if self._probe is None or self._probe[0] != session.process.pid:
             arrivals = lambda: len(self.stub.requests)  # noqa: E731
-            self._probe = (session.process.pid, settled_probe(session.process.pid, session.server.port, arrivals))
+            self._probe = (session.process.pid, settled_probe(session.process.pid, session.server.waiting, arrivals))
         return self._probe[1]()
 
     def after_part(self, part_id: str) -> None:

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from grader.engine.quiescence import waiting_at
 from grader.stub.errors import unknown_url
 from grader.stub.wire import StubRequest, StubResponse
 
@@ -119,16 +120,27 @@ class _HTTPServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
+    def get_request(self) -> tuple[socket.socket, object]:
+        """Accept and register in one step: a connection is always either waiting on the listening
+        socket or in ``connections``, never in between, for :meth:`StubServer.waiting`."""
+        with self.connections_lock:
+            request, address = super().get_request()
+            self.connections.add(request)
+        return request, address
+
     def process_request_thread(self, request: socket.socket, client_address: object) -> None:
         with self.connections_lock:
-            self.connections.add(request)
             self.thread_ids.add(threading.get_native_id())
         try:
             super().process_request_thread(request, client_address)
         finally:
             with self.connections_lock:
-                self.connections.discard(request)
                 self.thread_ids.discard(threading.get_native_id())
+
+    def shutdown_request(self, request: socket.socket) -> None:  # every way a connection ends
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
 
     def close_connections(self) -> None:
         with self.connections_lock:
@@ -168,6 +180,11 @@ class StubServer:
         """The native ids of this server's threads: not the client's, when both share a process."""
         with self._httpd.connections_lock:
             return {*self._httpd.thread_ids, self._thread.native_id or 0}
+
+    def waiting(self) -> bool:
+        """Whether a connection waits to be accepted or a request's bytes wait to be read."""
+        with self._httpd.connections_lock:
+            return waiting_at(self._httpd.socket, list(self._httpd.connections))
 
     @property
     def base_url(self) -> str:

@@ -33,7 +33,7 @@ def run(stub, server, limit, order="together"):
     """*ask_all* in this process, as learner code runs in a Jupyter kernel beside the stub's threads
     (and, as there, beside threads that were running before: earlier tests left some)."""
     before = {int(task) for task in os.listdir("/proc/self/task")} - {threading.get_native_id()}
-    settled = settled_probe(os.getpid(), server.port, lambda: len(stub.requests),
+    settled = settled_probe(os.getpid(), server.waiting, lambda: len(stub.requests),
                             ignore=lambda: before | server.thread_ids(), children=False)
     prompts = [f"prompt {i}" for i in range(10)]
 
