@@ -980,17 +980,17 @@ def test_redact_removes_secrets(nb, rng, quick):
 
 
 def _assert_latency(latency: Any, delay: float, outer_ms: float) -> None:
-    """latency_ms of a call the stub held for *delay* seconds and that ended within *outer_ms* of the
-    grader's call into the notebook: a number of milliseconds between the two."""
+    """latency_ms of a call the API took *delay* seconds to answer (time the client's clock sees
+    pass), inside a call into the notebook that took *outer_ms* of real time besides."""
     took = f"a call that took at least {delay * 1000:.0f} ms (the API answered after {delay} s)"
     assert _number(latency), (
         f"latency_ms is {latency!r} ({type(latency).__name__}); log a number of milliseconds (int or float).")
     assert latency != 0, f"latency_ms is 0 for {took}: time the call with time.perf_counter() before and after it."
     assert not (delay * 0.8 <= latency < delay * 100), (
         f"latency_ms is {latency!r} for {took}: that is seconds; multiply by 1000.")
-    assert delay * 800 <= latency <= outer_ms + 1, (
-        f"latency_ms is {latency!r} for {took} and ended within {outer_ms:.0f} ms: time the call itself, from "
-        "just before it to just after it.")
+    assert delay * 1000 - 1 <= latency <= delay * 1000 + outer_ms + 1, (
+        f"latency_ms is {latency!r} for {took} and ended within {delay * 1000 + outer_ms:.0f} ms: time the call "
+        "itself, from just before it to just after it.")
 
 
 def _records(output: str) -> list[dict]:
@@ -1011,7 +1011,7 @@ def test_one_record_per_call(nb, stub, rng):
     client = make("openai_client", max_retries=0, timeout=5)
     model, attempt = rng.choice([MODEL, "gpt-4o"]), rng.randint(1, 4)
     messages = _messages(_question(rng))
-    delay = round(rng.uniform(0.02, 0.03), 3)  # real time, so latency_ms has something to measure
+    delay = round(rng.uniform(0.2, 1.5), 3)  # on the learner's clock, so latency_ms has something to measure
     stub.queue_fault("delay", seconds=delay)
     started = time.perf_counter()  # the learner's call happens inside this one: it cannot take longer
     response = nb.logged_completion(client, attempt=attempt, model=model, messages=messages, max_tokens=30)

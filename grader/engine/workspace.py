@@ -20,6 +20,7 @@ from grader.engine import codec, network_time
 from grader.engine.callbacks import Ask, GraderCall
 from grader.engine.clock import CLOCK
 from grader.engine.deadline import Deadline, TimeLimit
+from grader.stub.wire import NETWORK_SECONDS, VIRTUAL_DELAY
 
 OUTPUT_LIMIT = 20_000
 
@@ -41,21 +42,35 @@ class CappedText(io.StringIO):
 _shared: dict[str, Any] = {}
 
 
+def _pass_network_time(response: Any) -> None:
+    """A delay the stub told rather than waited out moves the caller's clock (see ``VIRTUAL_DELAY``)."""
+    CLOCK.pass_time(float(response.headers.get(NETWORK_SECONDS, 0)))
+
+
+async def _async_pass_network_time(response: Any) -> None:
+    _pass_network_time(response)
+
+
 def _openai_client(**kwargs: Any) -> Any:
-    """An SDK client; clients a check builds share one HTTP connection pool, because
-    creating a pool (and its TLS context) costs tens of milliseconds each time."""
+    """An SDK client whose replies' delays pass on the virtual clock; clients a check builds
+    share one HTTP connection pool, because creating a pool (and its TLS context) costs tens
+    of milliseconds each time."""
     import openai
 
     if "http_client" not in kwargs:
         if "http" not in _shared:
-            _shared["http"] = openai.DefaultHttpx2Client()
+            _shared["http"] = openai.DefaultHttpx2Client(event_hooks={"response": [_pass_network_time]})
         kwargs["http_client"] = _shared["http"]
+    kwargs["default_headers"] = {**kwargs.get("default_headers", {}), VIRTUAL_DELAY: "1"}
     return openai.OpenAI(**kwargs)
 
 
 def _async_openai_client(**kwargs: Any) -> Any:
     import openai
 
+    if "http_client" not in kwargs:
+        kwargs["http_client"] = openai.DefaultAsyncHttpx2Client(event_hooks={"response": [_async_pass_network_time]})
+    kwargs["default_headers"] = {**kwargs.get("default_headers", {}), VIRTUAL_DELAY: "1"}
     return openai.AsyncOpenAI(**kwargs)
 
 

@@ -33,6 +33,23 @@ class StubRequest:
         )
 
 
+VIRTUAL_DELAY = "x-grader-virtual-delay"
+"""Request header of the SDK clients a check builds: answer a delay at once and say how long it
+was (``NETWORK_SECONDS``); the client moves its caller's virtual clock by that much instead."""
+NETWORK_SECONDS = "x-grader-network-seconds"
+
+
+def virtual_delay(headers: Mapping[str, str], delay: float) -> bool:
+    """Whether a reply's *delay* may be told rather than waited out: the client asked for it, and
+    the delay is shorter than the client's read timeout (a longer one must make it time out)."""
+    if headers.get(VIRTUAL_DELAY) != "1":
+        return False
+    try:
+        return delay < float(headers.get("x-stainless-read-timeout") or "inf")
+    except ValueError:
+        return False
+
+
 @dataclass
 class StubResponse:
     """What the core answers. ``delay`` and ``drop_connection`` are carried out by the way in.

@@ -126,3 +126,52 @@ def test_async_clients_a_check_makes_are_closed_on_the_notebooks_loop():
         assert namespace["kept"][0].is_closed(), "the client the check made must be closed when its call ends"
     finally:
         loop.close()
+
+
+LEARNER_TIMING = """
+import time
+
+def timed(client, timeout):
+    started = time.perf_counter()
+    try:
+        reply = client.with_options(timeout=timeout).chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    except Exception as error:
+        return type(error).__name__, time.perf_counter() - started
+    return reply.choices[0].message.content is not None, time.perf_counter() - started
+
+async def timed_async(client, timeout):
+    started = time.perf_counter()
+    try:
+        reply = await client.with_options(timeout=timeout).chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    except Exception as error:
+        return type(error).__name__, time.perf_counter() - started
+    return reply.choices[0].message.content is not None, time.perf_counter() - started
+"""
+
+
+@pytest.mark.parametrize(("kind", "function"), [("openai_client", "timed"), ("async_openai_client", "timed_async")])
+def test_clients_a_check_makes_pass_a_replys_delay_on_the_virtual_clock(kind, function):
+    """A model that takes seconds to answer costs the check no real time, yet learner code
+    timing the call sees those seconds; a delay beyond the client's timeout still times it out."""
+    from grader.engine.remote import make
+    from grader.stub import StubLLM
+
+    clock.install()
+    namespace = {}
+    exec(LEARNER_TIMING, namespace)
+    stub, loop = StubLLM(api_key="sk-test"), asyncio.new_event_loop()
+    try:
+        with stub.serve() as server:
+            timed = getattr(Learner(Workspace(namespace, loop=loop).run), function)
+            client = {"api_key": "sk-test", "base_url": server.base_url, "max_retries": 0}
+            stub.queue_fault("delay", seconds=30)
+            started = real_clock()
+            answered, seconds = timed(make(kind, **client), 60)
+            assert answered is True and seconds >= 30 and real_clock() - started < 5
+            stub.queue_fault("delay", seconds=30)
+            outcome, seconds = timed(make(kind, **client), 0.3)
+            assert outcome == "APITimeoutError" and 0.3 <= seconds < 5
+    finally:
+        loop.close()
