@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pkgutil
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -19,14 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import grader.checks
 from grader.batch.discovery import Submission
 from grader.engine.session import Limits
 
 if TYPE_CHECKING:
     from grader.engine.zygote import ZygoteLauncher
 
-# What the grading process itself uses; learner code's heavy imports live in the zygote.
-WARM_MODULES = ["grader.engine.grade", "grader.stub", "grader.checks"]
+# What the grading process itself uses, lazily imported modules and every exercise's checks
+# included (else a worker's first submission pays for them); learner code's heavy imports
+# live in the zygote.
+WARM_MODULES = ["grader.engine.grade", "grader.engine.messages", "grader.engine.stub_calls", "grader.stub.core",
+                "grader.stub.server", "grader.stub.transport", "grader.checks",
+                *(f"grader.checks.{module.name}" for module in pkgutil.iter_modules(grader.checks.__path__))]
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ def task_for(submission: Submission, limits: Limits) -> Task:
 
 
 _per_thread = threading.local()
+_template: socket.socket | None = None  # a local pool's ZygoteTemplate, which forks the zygotes
 
 
 def _launcher() -> ZygoteLauncher:
@@ -54,7 +62,7 @@ def _launcher() -> ZygoteLauncher:
     if not hasattr(_per_thread, "launcher"):
         from grader.engine.zygote import ZygoteLauncher
 
-        _per_thread.launcher = ZygoteLauncher()
+        _per_thread.launcher = ZygoteLauncher(template=_template)
     return _per_thread.launcher
 
 
@@ -80,11 +88,11 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _warm(grader_pid: int) -> None:
-    """Pool initializer: import the heavy modules once, and exit once the grader is gone (kill -9),
-    since the pool's own machinery keeps orphaned workers alive otherwise."""
-    for name in WARM_MODULES:
-        __import__(name)
+def _warm(grader_pid: int, template: socket.socket) -> None:
+    """Pool initializer: get a zygote from the batch's *template*, and exit once the grader is
+    gone (kill -9), since the pool's own machinery keeps orphaned workers alive otherwise."""
+    global _template
+    _template = template
     _launcher()
 
     def watch() -> None:
@@ -98,9 +106,12 @@ def _warm(grader_pid: int) -> None:
 def run_local(tasks: Iterable[Task], jobs: int) -> Iterator[tuple[Task, dict[str, Any] | BaseException]]:
     """Grade *tasks* on a local process pool, yielding each result as soon as it is ready."""
     # forkserver: workers start from a clean process, so they never inherit the gradebook lock.
+    from grader.engine.zygote import ZygoteTemplate
+
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["grader.batch.workers", *WARM_MODULES])  # imported once, not per worker
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_warm, initargs=(os.getpid(),)) as pool:
+    with ZygoteTemplate() as template, ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_warm, initargs=(os.getpid(), template.socket)) as pool:
         futures = {pool.submit(grade_one, task): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], _outcome(future)

@@ -9,6 +9,10 @@ The grader talks to the zygote over a Unix socket: a launch request carries the 
 working folder and environment, and (as ancillary data) the child's end of the grading
 socket and the write end of its output pipe. The zygote replies ``{"started": pid}`` and,
 once it has reaped the child, ``{"exit": code, "pid": pid}``.
+
+A batch starts one ``ZygoteTemplate`` before its workers: a warm interpreter that forks a
+zygote for each worker that asks. The heavy modules are then imported once per batch, not
+once per worker, and while the workers themselves start.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import IO
 DEFAULT_PRELOAD = ("numpy", "openai", "faiss", "httpx2", "grader.engine.child", "grader.engine.cells",
                    "grader.engine.live")  # every graded cell calls check(), which imports it
 _MESSAGE = 1 << 16
+_TEMPLATE = "--template"
 _PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
 
 
@@ -57,30 +62,67 @@ class ZygoteGone(RuntimeError):
     """The zygote process exited (killed by a child, or it failed to start)."""
 
 
+def _interpreter(control_fd: int, *args: str) -> subprocess.Popen:
+    """A new zygote interpreter (``python -m grader.engine.zygote``) with a clean environment."""
+    from grader.engine.session import child_environment
+
+    env = child_environment(Path(tempfile.gettempdir()), {})
+    return subprocess.Popen([sys.executable, "-m", "grader.engine.zygote", str(control_fd), *args],
+                            pass_fds=[control_fd], env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+class ZygoteTemplate:
+    """A warm interpreter that forks a zygote for each :class:`ZygoteLauncher` given its
+    ``socket`` (which can be handed to pool workers); it starts importing at once and exits
+    when every holder of the socket has closed it."""
+
+    def __init__(self, preload: tuple[str, ...] = DEFAULT_PRELOAD):
+        self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self._process = _interpreter(theirs.fileno(), _TEMPLATE, *preload)
+
+    def close(self) -> None:
+        self.socket.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a worker still holds the socket: do not wait for it
+            self._process.kill()
+            self._process.wait()
+
+    def __enter__(self) -> ZygoteTemplate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class ZygoteLauncher:
     """Start children by forking a pre-warmed zygote; one notebook at a time per launcher.
 
-    A zygote that dies (a child killed it) is started again on the next launch, so one
-    submission cannot stop a worker from grading the rest.
+    The zygote is forked by *template* (a :class:`ZygoteTemplate`'s socket) when one is
+    given and still there, else started as a new interpreter. A zygote that dies (a child
+    killed it) is started again on the next launch, so one submission cannot stop a worker
+    from grading the rest.
     """
 
-    def __init__(self, preload: tuple[str, ...] = DEFAULT_PRELOAD):
-        self._preload = preload
+    def __init__(self, preload: tuple[str, ...] = DEFAULT_PRELOAD, template: socket.socket | None = None):
+        self._preload, self._template = preload, template
         self.restarts = 0
         self._exits: dict[int, int] = {}
         self._start()
 
     def _start(self) -> None:
-        from grader.engine.session import child_environment
-
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = child_environment(Path(tempfile.gettempdir()), {})
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "grader.engine.zygote", str(theirs.fileno()), *self._preload],
-            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-        theirs.close()
-        self._receive(timeout=120)  # "ready": the preloads are imported
+        self._process: subprocess.Popen | None = None
+        with theirs:
+            if self._template is not None:
+                try:
+                    socket.send_fds(self._template, [b"zygote"], [theirs.fileno()])
+                except OSError:  # the template is gone: start zygotes of our own from now on
+                    self._template = None
+            if self._template is None:
+                self._process = _interpreter(theirs.fileno(), *self._preload)
+        self._pid = self._receive(timeout=120)["ready"]  # the preloads are imported
 
     def launch(self, child_sock: socket.socket, workdir: Path, env: dict[str, str]) -> ForkedChild:
         try:
@@ -113,7 +155,8 @@ class ZygoteLauncher:
         except OSError:
             data = b""
         if not data:
-            raise ZygoteGone(f"the zygote exited (code {self._process.poll()})")
+            code = self._process.poll() if self._process is not None else None
+            raise ZygoteGone(f"the zygote exited (code {code})")
         return json.loads(data)
 
     def _receive_for(self, kind: str, pid: int | None, timeout: float | None) -> dict:
@@ -140,12 +183,26 @@ class ZygoteLauncher:
     def _stop(self) -> None:
         self._control.close()
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._process.pid, signal.SIGKILL)
-        self._process.wait(timeout=10)
+            os.killpg(self._pid, signal.SIGKILL)
+        self._reap()
 
     def close(self) -> None:
         self._control.close()
-        self._process.wait(timeout=10)
+        self._reap()
+
+    def _reap(self) -> None:
+        """Wait (10 s at most) until the zygote has exited; one forked by a template is its child."""
+        if self._process is not None:
+            self._process.wait(timeout=10)
+            return
+        try:
+            exited = os.pidfd_open(self._pid)
+        except ProcessLookupError:
+            return
+        try:
+            select.select([exited], [], [], 10)
+        finally:
+            os.close(exited)
 
     def __enter__(self) -> ZygoteLauncher:
         return self
@@ -280,16 +337,46 @@ def _warm_openai() -> None:
     client.close()
 
 
+def serve_template(control: socket.socket) -> None:
+    """Fork a zygote for each request, serving the socket the request carries; stop when every
+    holder of *control* has closed it."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the zygotes
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, _MESSAGE, 1)
+        if not message:
+            return
+        if fds and os.fork() == 0:
+            try:
+                control.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # a zygote waits for its own children
+                os.setsid()
+                _serve_as_zygote(socket.socket(fileno=fds[0]))
+            finally:
+                os._exit(0)
+        for fd in fds:
+            os.close(fd)
+
+
+def _serve_as_zygote(control: socket.socket) -> None:
+    control.send(json.dumps({"ready": os.getpid()}).encode())
+    with contextlib.suppress(OSError):  # the grader went away
+        serve(control)
+
+
 def main() -> None:
-    control = socket.socket(fileno=int(sys.argv[1]))
-    for module in sys.argv[2:]:
+    fd, *preload = sys.argv[1:]
+    template = preload[:1] == [_TEMPLATE]
+    preload = preload[1:] if template else preload
+    control = socket.socket(fileno=int(fd))
+    for module in preload:
         # Optional (e.g. faiss not installed): children import it themselves if they need it.
         with contextlib.suppress(ImportError):
             __import__(module)
     _warm_openai()
-    control.send(json.dumps({"ready": True}).encode())
-    with contextlib.suppress(OSError):  # the grader went away
-        serve(control)
+    if template:
+        serve_template(control)
+    else:
+        _serve_as_zygote(control)
 
 
 if __name__ == "__main__":

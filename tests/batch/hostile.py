@@ -111,12 +111,19 @@ def kill_parent(t: Targets) -> str:
     return "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
 
 
-def kill_grandparent(t: Targets) -> str:
-    """Kill the grading worker (the zygote's parent), where the process tree is visible."""
+def kill_workers(t: Targets) -> str:
+    """Kill the grading workers, where the process tree is visible: the zygote's template is a
+    child of the grader, and the workers are children of the grader's forkserver."""
     return ("import os, signal\n"
-            "parent = os.getppid()\n"
-            "worker = int(open(f'/proc/{parent}/stat').read().rsplit(')', 1)[1].split()[1]) if parent else 0\n"
-            "os.kill(worker, signal.SIGKILL) if worker > 1 else None\n")
+            "def parent(pid):\n"
+            "    return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+            "grader = parent(parent(os.getppid()))\n"
+            "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "    try:\n"
+            "        if parent(parent(int(pid))) == grader and 'forkserver' in open(f'/proc/{pid}/cmdline').read():\n"
+            "            os.kill(int(pid), signal.SIGKILL)\n"
+            "    except (OSError, ValueError, IndexError):\n"
+            "        pass\n")
 
 
 def forge(t: Targets) -> str:
@@ -163,7 +170,7 @@ except OSError as error:
 
 
 ATTACKS = {"snoop": snoop, "leftover": leftover, "kill_parent": kill_parent,
-           "kill_grandparent": kill_grandparent, "forge": forge, "fork_bomb": fork_bomb, "fill_disk": fill_disk}
+           "kill_workers": kill_workers, "forge": forge, "fork_bomb": fork_bomb, "fill_disk": fill_disk}
 
 
 # Attacks report on the process's own stdout, which the grader keeps as the run's output.

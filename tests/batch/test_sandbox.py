@@ -118,7 +118,7 @@ def test_process_level_keeps_the_batch_going(tmp_path):
     """Without namespaces learner code may reach the grading processes (when it runs as the
     grader's user); still no learner can stop the batch, meddle with another's stub, or leave a
     process behind."""
-    cohort = {"a_kill_parent": ("kill_parent", False), "b_kill_grandparent": ("kill_grandparent", False),
+    cohort = {"a_kill_parent": ("kill_parent", False), "b_kill_workers": ("kill_workers", False),
               "c_leftover": ("leftover", False), "d_honest": (None, False), "e_honest": (None, False)}
     report = hostile.run_cohort(tmp_path, cohort, "process")
     results = report["results"]
@@ -128,12 +128,12 @@ def test_process_level_keeps_the_batch_going(tmp_path):
     level = results["d_honest"]["isolation"]
     assert level.startswith("process only")
     if "unprivileged uid" in level:  # its own uid: the kills are refused, and it is graded as usual
-        assert results["a_kill_parent"]["score"] == results["b_kill_grandparent"]["score"] == FULL
+        assert results["a_kill_parent"]["score"] == results["b_kill_workers"]["score"] == FULL
         return
     assert results["a_kill_parent"]["status"] == R.CRASHED
     assert "killed the process that started it" in results["a_kill_parent"]["problems"][0]
-    assert results["b_kill_grandparent"]["status"] == R.CRASHED
-    assert "killed the grading worker twice" in results["b_kill_grandparent"]["problems"][0]
+    assert results["b_kill_workers"]["status"] == R.CRASHED
+    assert "killed the grading worker twice" in results["b_kill_workers"]["problems"][0]
 
 
 def test_process_level_refuses_a_forged_gradebook(tmp_path):

@@ -56,3 +56,25 @@ def test_each_child_starts_from_the_clean_zygote(zygote, sample_variant):
              "assert os.environ['OPENAI_API_KEY'].startswith('sk-stub-')\n")
     result = grade(sample_variant(extra_cells=[(2, probe)]), zygote)
     assert result.cell_errors == [] and result.score == 3
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_a_template_forks_each_workers_zygote_and_is_not_needed_after():
+    """A batch imports the heavy modules once, in its template; a zygote forked from it grades like
+    any other, and a launcher whose template is gone starts a zygote of its own."""
+    from grader.engine.zygote import ZygoteTemplate
+
+    with ZygoteTemplate() as template:
+        first, second = ZygoteLauncher(template=template.socket), ZygoteLauncher(template=template.socket)
+        assert _parent(first._pid) == _parent(second._pid) == template._process.pid
+        with first, second:
+            assert grade(ROOT / "solutions" / "00_sample.ipynb", first).score == 3
+            assert grade(ROOT / "exercises" / "00_sample.ipynb", second).score == 0
+        template._process.kill()
+        template._process.wait()
+        with ZygoteLauncher(template=template.socket) as orphan:
+            assert orphan._process is not None, "started as an interpreter of its own"
+            assert grade(ROOT / "solutions" / "00_sample.ipynb", orphan).score == 3
