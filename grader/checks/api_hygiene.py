@@ -1015,7 +1015,7 @@ def test_one_record_per_call(nb, stub, rng):
     model, attempt = rng.choice([MODEL, "gpt-4o"]), rng.randint(1, 4)
     messages = _messages(_question(rng))
     delay = round(rng.uniform(0.2, 1.5), 3)  # on the learner's clock, so latency_ms has something to measure
-    stub.queue_fault("delay", seconds=delay)
+    stub.queue_fault("delay", seconds=delay, virtual=True)
     started = time.perf_counter()  # the learner's call happens inside this one: it cannot take longer
     response = nb.logged_completion(client, attempt=attempt, model=model, messages=messages, max_tokens=30)
     outer_ms = (time.perf_counter() - started) * 1000

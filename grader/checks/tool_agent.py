@@ -1000,7 +1000,7 @@ def test_trace_records_every_step(nb, stub, rng):
     trace = nb.Trace()
     client = make("openai_client", max_retries=0, timeout=10)
     held = round(rng.uniform(0.5, 3.0), 3)  # seconds the API takes to answer first: on the learner's clock
-    stub.queue_fault("delay", seconds=held, path=CHAT_PATH)
+    stub.queue_fault("delay", seconds=held, path=CHAT_PATH, virtual=True)
     started = time.perf_counter()  # the learner's run happens inside this one: nothing else can add more
     try:  # the trace must hold what happened, however the loop ended (the loop has its own checks)
         nb.run_agent(client, _conversation(rng, f"Order {order_id}? ref {token}"), tools=_desk_tools(rng),

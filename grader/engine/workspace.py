@@ -20,7 +20,7 @@ from grader.engine import codec, network_time
 from grader.engine.callbacks import Ask, GraderCall
 from grader.engine.clock import CLOCK
 from grader.engine.deadline import Deadline, TimeLimit
-from grader.stub.wire import NETWORK_SECONDS, VIRTUAL_DELAY
+from grader.stub.wire import NETWORK_SECONDS
 
 OUTPUT_LIMIT = 20_000
 
@@ -43,7 +43,7 @@ _shared: dict[str, Any] = {}
 
 
 def _pass_network_time(response: Any) -> None:
-    """A delay the stub told rather than waited out moves the caller's clock (see ``VIRTUAL_DELAY``)."""
+    """A delay the stub told rather than waited out moves the caller's clock (a ``virtual`` delay fault)."""
     CLOCK.pass_time(float(response.headers.get(NETWORK_SECONDS, 0)))
 
 
@@ -61,7 +61,6 @@ def _openai_client(**kwargs: Any) -> Any:
         if "http" not in _shared:
             _shared["http"] = openai.DefaultHttpx2Client(event_hooks={"response": [_pass_network_time]})
         kwargs["http_client"] = _shared["http"]
-    kwargs["default_headers"] = {**kwargs.get("default_headers", {}), VIRTUAL_DELAY: "1"}
     return openai.OpenAI(**kwargs)
 
 
@@ -70,7 +69,6 @@ def _async_openai_client(**kwargs: Any) -> Any:
 
     if "http_client" not in kwargs:
         kwargs["http_client"] = openai.DefaultAsyncHttpx2Client(event_hooks={"response": [_async_pass_network_time]})
-    kwargs["default_headers"] = {**kwargs.get("default_headers", {}), VIRTUAL_DELAY: "1"}
     return openai.AsyncOpenAI(**kwargs)
 
 

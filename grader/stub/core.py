@@ -27,7 +27,7 @@ from grader.stub.models import list_models, lookup
 from grader.stub.scenario import Scenario
 from grader.stub.server import StubServer
 from grader.stub.stored import ResponseStore
-from grader.stub.wire import StubRequest, StubResponse, json_response, sse_response
+from grader.stub.wire import NETWORK_SECONDS, StubRequest, StubResponse, json_response, read_timeout, sse_response
 
 if TYPE_CHECKING:
     import httpx2
@@ -248,34 +248,38 @@ class StubLLM:
         with self._lock:
             self._log.append(record)
             request_id = next(self._ids)
-        response, delay = self._answer(request, body, parse_error, record)
-        response.delay = delay
+        response, fault = self._answer(request, body, parse_error, record)
+        response.delay = fault.delay if fault is not None else 0.0
+        if fault is not None and fault.virtual and response.delay < read_timeout(request.headers):
+            response.headers[NETWORK_SECONDS] = repr(response.delay)
+            response.delay = 0.0
         record.status = None if response.drop_connection else response.status
         response.headers.update({"x-request-id": f"req_{request_id:032x}", "openai-version": "2020-10-01"})
         return response
 
     def _answer(
         self, request: StubRequest, body: Any, parse_error: bool, record: RecordedRequest
-    ) -> tuple[StubResponse, float]:
-        delay = 0.0
+    ) -> tuple[StubResponse, Fault | None]:
+        """The response, and the fault it was given (whose delay the way in carries out)."""
+        fault = None
         try:
             self._authorize(request.headers)
             route = self._route(request.method, request.path)
             fault = self._faults.take(request.path)
             if fault is not None:
-                record.fault, delay = fault.kind, fault.delay
+                record.fault = fault.kind
                 model = body.get("model", "") if isinstance(body, dict) else ""
                 error = fault.error(str(model))
                 if error is not None:
                     raise error
                 if fault.kind == "drop_connection":
-                    return StubResponse(status=0, drop_connection=True), 0.0
+                    return StubResponse(status=0, drop_connection=True), fault
             if request.method == "POST" and (parse_error or not isinstance(body, dict)):
                 raise invalid(_BAD_JSON)
             content_fault = fault if fault is not None and fault.kind in CONTENT_KINDS else None
-            return route(request.path, body, content_fault), delay
+            return route(request.path, body, content_fault), fault
         except APIError as error:
-            return error.to_response(), delay
+            return error.to_response(), fault
 
     def _authorize(self, headers: Mapping[str, str]) -> None:
         scheme, _, token = headers.get("authorization", "").partition(" ")

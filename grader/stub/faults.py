@@ -20,7 +20,7 @@ _PARAMS: dict[str, frozenset[str]] = {
     "rate_limit": frozenset({"retry_after", "retry_after_ms", "code"}),
     "server_error": frozenset({"status"}),
     "timeout": frozenset({"seconds"}),
-    "delay": frozenset({"seconds"}),
+    "delay": frozenset({"seconds", "virtual"}),
     "drop_connection": frozenset(),
     "malformed_json": frozenset(),
     "schema_violation": frozenset(),
@@ -78,6 +78,12 @@ class Fault:
         if self.path is not None and path != self.path:
             return False
         return self.kind not in CONTENT_KINDS or path in GENERATING_PATHS
+
+    @property
+    def virtual(self) -> bool:
+        """A delay told to the client (``NETWORK_SECONDS``) rather than waited out, when shorter than
+        its read timeout: for checks that let learner code time a slow model at no real cost."""
+        return bool(self.params.get("virtual"))
 
     @property
     def delay(self) -> float:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from grader.engine.quiescence import waiting_at
 from grader.stub.errors import unknown_url
-from grader.stub.wire import NETWORK_SECONDS, StubRequest, StubResponse, virtual_delay
+from grader.stub.wire import StubRequest, StubResponse
 
 if TYPE_CHECKING:
     from grader.stub.core import StubLLM
@@ -64,9 +64,6 @@ class _Handler(BaseHTTPRequestHandler):
             return
         response = stub.handle(request)
         stub.park()
-        if response.delay and virtual_delay(request.headers, response.delay):
-            response.headers[NETWORK_SECONDS] = repr(response.delay)
-            response.delay = 0.0
         if response.delay and stub.wait(response.delay):
             response.drop_connection = True  # stopped mid-delay: hang up rather than answer late
         if response.drop_connection:

@@ -33,21 +33,17 @@ class StubRequest:
         )
 
 
-VIRTUAL_DELAY = "x-grader-virtual-delay"
-"""Request header of the SDK clients a check builds: answer a delay at once and say how long it
-was (``NETWORK_SECONDS``); the client moves its caller's virtual clock by that much instead."""
 NETWORK_SECONDS = "x-grader-network-seconds"
+"""Response header of a ``virtual`` delay: how long the reply took, told instead of waited out.
+The SDK clients a check builds move their caller's virtual clock by it."""
 
 
-def virtual_delay(headers: Mapping[str, str], delay: float) -> bool:
-    """Whether a reply's *delay* may be told rather than waited out: the client asked for it, and
-    the delay is shorter than the client's read timeout (a longer one must make it time out)."""
-    if headers.get(VIRTUAL_DELAY) != "1":
-        return False
+def read_timeout(headers: Mapping[str, str]) -> float:
+    """The client's read timeout, as the SDK announces it (``inf`` when it does not)."""
     try:
-        return delay < float(headers.get("x-stainless-read-timeout") or "inf")
+        return float(headers.get("x-stainless-read-timeout") or "inf")
     except ValueError:
-        return False
+        return float("inf")
 
 
 @dataclass

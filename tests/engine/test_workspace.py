@@ -166,11 +166,11 @@ def test_clients_a_check_makes_pass_a_replys_delay_on_the_virtual_clock(kind, fu
         with stub.serve() as server:
             timed = getattr(Learner(Workspace(namespace, loop=loop).run), function)
             client = {"api_key": "sk-test", "base_url": server.base_url, "max_retries": 0}
-            stub.queue_fault("delay", seconds=30)
+            stub.queue_fault("delay", seconds=30, virtual=True)
             started = real_clock()
             answered, seconds = timed(make(kind, **client), 60)
             assert answered is True and seconds >= 30 and real_clock() - started < 5
-            stub.queue_fault("delay", seconds=30)
+            stub.queue_fault("delay", seconds=30, virtual=True)
             outcome, seconds = timed(make(kind, **client), 0.3)
             assert outcome == "APITimeoutError" and 0.3 <= seconds < 5
     finally:
