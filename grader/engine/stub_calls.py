@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 DEFAULT_TIMEOUT = 10.0
-CHAT_URL = "http://stub.grader/v1/chat/completions"
+CHAT_PATH = "/v1/chat/completions"
 
 
 class ChatCall:
@@ -39,10 +39,12 @@ class ChatCall:
 
     def invoke(self, stub: Any) -> dict:
         """Make the request; returns the exchange as data: status, headers and body, or the
-        transport error (``timeout`` or ``disconnected``) a network would have produced."""
-        import httpx2
+        transport error (``timeout`` or ``disconnected``) a network would have produced.
 
-        from grader.stub.transport import StubTransport
+        It goes to the stub's core directly, as the in-process transport would send it, without
+        building HTTP objects for it: a retry check makes dozens of these.
+        """
+        from grader.stub.wire import StubRequest
 
         self.invocations += 1
         if not {"model", "messages"} <= set(self.request):
@@ -51,23 +53,20 @@ class ChatCall:
             return {"transport_error": "not_sent"}
         timeout = float(self.client.get("timeout", DEFAULT_TIMEOUT))
         key = self.client.get("api_key", stub.api_key)
-        request = httpx2.Request(
-            "POST", CHAT_URL, content=json.dumps(self.request).encode(),
-            headers={"authorization": f"Bearer {key}", "content-type": "application/json",
-                     "x-stainless-read-timeout": str(timeout)},
-            extensions={"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}})
-        network: list[float] = []  # the reply's delay is not waited out: the learner's clock moves instead
-
-        def wait(seconds: float) -> bool:
-            network.append(seconds)
-            return False
-
-        try:
-            response = StubTransport(stub, wait=wait).handle_request(request)
-            body = response.read()
-        except httpx2.TimeoutException:
-            return {"transport_error": "timeout", "network_seconds": sum(network)}
-        except httpx2.TransportError:
+        content = json.dumps(self.request).encode()
+        request = StubRequest.build("POST", CHAT_PATH, {
+            "host": "stub.grader", "authorization": f"Bearer {key}", "content-type": "application/json",
+            "content-length": str(len(content)), "x-stainless-read-timeout": str(timeout)}, content)
+        with stub.track_in_flight(CHAT_PATH):
+            response = stub.handle(request)
+            stub.park()
+        # The reply's delay is not waited out: the learner's clock moves instead.
+        network = min(response.delay, timeout)
+        if response.delay > timeout:
+            return {"transport_error": "timeout", "network_seconds": network}
+        if response.drop_connection:
             return {"transport_error": "disconnected"}
-        return {"status": response.status_code, "headers": [[k, v] for k, v in response.headers.items()],
-                "body": body.decode("utf-8", "replace"), "network_seconds": sum(network)}
+        body = b"".join(response.stream) if response.stream is not None else response.body
+        headers = {"content-length": str(len(body)), **{k.lower(): v for k, v in response.headers.items()}}
+        return {"status": response.status, "headers": [[k, v] for k, v in headers.items()],
+                "body": body.decode("utf-8", "replace"), "network_seconds": network}

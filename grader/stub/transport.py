@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx2
 
@@ -43,15 +43,10 @@ def _read_timeout_error(request: httpx2.Request) -> httpx2.ReadTimeout:
 
 
 class StubTransport(httpx2.BaseTransport):
-    """Synchronous in-process transport; thread-safe, delays block only the calling thread.
+    """Synchronous in-process transport; thread-safe, delays block only the calling thread."""
 
-    *wait* spends a delay (returning True if it was cut short): real time by default; the
-    grader's own calls pass one that only adds it up (``stub_calls``).
-    """
-
-    def __init__(self, stub: StubLLM, wait: Callable[[float], bool] | None = None) -> None:
+    def __init__(self, stub: StubLLM) -> None:
         self.stub = stub
-        self.wait = wait or stub.wait
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
@@ -60,7 +55,7 @@ class StubTransport(httpx2.BaseTransport):
             self.stub.park()
             if response.delay:
                 timeout = _read_timeout(request)
-                self.wait(min(response.delay, timeout) if timeout is not None else response.delay)
+                self.stub.wait(min(response.delay, timeout) if timeout is not None else response.delay)
                 if _timed_out(response.delay, timeout):
                     raise _read_timeout_error(request)
         if response.drop_connection:
