@@ -10,8 +10,9 @@ from __future__ import annotations
 import inspect
 import json
 import keyword
+import operator
 from collections.abc import Callable
-from functools import cache
+from functools import cache, reduce
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -45,8 +46,15 @@ def python_name(name: str) -> str:
 
 
 def annotation(spec: dict) -> Any:
-    """The Python type of a BFCL parameter, or None when it has none (``dict``, ``tuple``, ``any``)."""
+    """The Python type of a BFCL parameter, or None when it has none (``dict``, ``tuple``, ``any``).
+
+    A list of types, JSON Schema's union (BFCL's documents have none), is their union:
+    ``{"type": ["integer", "string", "null"]}`` is ``int | str | None``.
+    """
     kind = spec.get("type")
+    if isinstance(kind, list):
+        members = [type(None) if member == "null" else annotation({"type": member}) for member in kind]
+        return reduce(operator.or_, members) if members and None not in members else None
     if spec.get("enum") and kind == "string":
         return Literal[tuple(spec["enum"])]
     if kind in SCALARS:

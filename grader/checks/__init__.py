@@ -1,8 +1,10 @@
 """One checks module per exercise, named after the exercise (``grader.checks.<exercise>``).
 
 What a checks module needs is exported here: ``part`` marks a check, ``make`` asks the
-learner's side to build an object (e.g. ``make("openai_client", max_retries=0)``; a
-``make("chat_call", ...)`` runs on the grading side, one request per call), and
+learner's side to build an object (e.g. ``make("openai_client", max_retries=0)``,
+``make("annotation", spec={"type": ["integer", "string"]})``; a ``make("chat_call", ...)``
+runs on the grading side, one request per call; ``nb.hold(value)`` keeps a value there, to
+read back what learner code did to it), and
 ``LearnerRaised`` is what a check catches when learner code raises (``unanswered(error)``
 passes on the "not answered yet" case), ``kind(value)`` names a returned value's type as
 the learner wrote it, and ``fail(message)`` fails a check with its feedback.

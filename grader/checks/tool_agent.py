@@ -189,8 +189,12 @@ def test_desk_tool_schemas(nb, rng):
         "mode types stay as annotated (only strict mode makes defaulted parameters nullable).")
 
 
+PYTHON_NAMES = {"string": "str", "integer": "int", "float": "float", "boolean": "bool"}  # BFCL's type names
+
+
 @part("agent-schemas", hint="parse_docstring(None) is ('', {}); a more-indented line continues the parameter "
-      "above it, colon or not. json_schema_for raises TypeError for an annotation it cannot map.")
+      "above it, colon or not. json_schema_for raises TypeError for an annotation it cannot map, and for any "
+      "union but X | None.")
 def test_docstrings_and_unmappable_annotations(nb, rng):
     got = nb.parse_docstring(None)
     assert isinstance(got, (list, tuple)) and tuple(got) == ("", {}), (
@@ -206,8 +210,14 @@ def test_docstrings_and_unmappable_annotations(nb, rng):
         f"parse_docstring gave {got!r} for {doc!r}; expected {want!r}: a more-indented line continues the "
         f"parameter above it, even when it holds a colon ('{label}: ...' is not a parameter).")
     # Only what the notebook has imported by this part's check cell (its own answer cell imports typing
-    # and inspect): in Jupyter, check() runs before the cells of later parts.
-    for annotation, what in ((nb.typing.Any, "typing.Any"), (nb.inspect.Signature, "the class inspect.Signature")):
+    # and inspect): in Jupyter, check() runs before the cells of later parts. Unions are built on the
+    # learner's side from a spec (``make("annotation")``): two types, without and with None.
+    cases = [(nb.typing.Any, "typing.Any"), (nb.inspect.Signature, "the class inspect.Signature")]
+    first, second = rng.sample(sorted(PYTHON_NAMES), 2)
+    union = f"{PYTHON_NAMES[first]} | {PYTHON_NAMES[second]}"
+    cases += [(make("annotation", spec={"type": [first, second]}), union),
+              (make("annotation", spec={"type": [first, second, "null"]}), f"{union} | None")]
+    for annotation, what in cases:
         try:
             got = nb.json_schema_for(annotation)
         except LearnerRaised as error:
@@ -216,8 +226,18 @@ def test_docstrings_and_unmappable_annotations(nb, rng):
                 f"json_schema_for({what}) raised {error.type_name}; raise TypeError for an annotation with no "
                 "JSON Schema type.")
             continue
+        if " | " in what:
+            fail(_union_mistake(what, got))
         fail(f"json_schema_for({what}) returned {got!r}; raise TypeError for an annotation with no JSON Schema "
              "type, so function_schema cannot describe a parameter wrongly.")
+
+
+def _union_mistake(what: str, got: Any) -> str:
+    nullable = isinstance(got, dict) and isinstance(got.get("type"), list) and "null" in got["type"]
+    misread = f", a nullable schema, though {what} does not allow None" if nullable and "None" not in what else ""
+    return (f"json_schema_for({what}) returned {got!r}{misread}: only a union of one type with None (X | None) "
+            "has a schema here, X's made nullable. Raise TypeError for any other union, as for any annotation "
+            "with no JSON Schema type.")
 
 
 def _bfcl_type(spec: dict) -> dict:
@@ -720,7 +740,8 @@ def test_one_call_then_answer(nb, stub, rng):
                    "steps": [{"tool_calls": [call]}, {"content": final}]})
     messages = _conversation(rng, f"Where is order {order_id}? ref {token}")
     tools = _desk_tools(rng)
-    result = _run(nb, stub, messages, tools, nb.SupportDesk(data).tools(), "One tool call, then an answer")
+    callers = nb.hold(messages)  # the caller's own list, not a copy: read back after the run
+    result = _run(nb, stub, callers, tools, nb.SupportDesk(data).tools(), "One tool call, then an answer")
     sent = _chat(stub)
     assert len(sent) == 2, f"run_agent made {len(sent)} model calls for one tool call and an answer; expected 2."
     assert sent[0].body.get("tools") == tools, "run_agent did not send the tools (tools=tools) to the model."
@@ -734,6 +755,12 @@ def test_one_call_then_answer(nb, stub, rng):
         conversation[-1].get("role") == "assistant" and conversation[-1].get("content") == final), (
         "run_agent's messages should be the whole conversation: the input, the assistant's tool call, the "
         "tool result and the final assistant answer.")
+    after = callers.get()
+    grew = isinstance(after, list) and len(after) > len(messages) and after[:len(messages)] == messages
+    assert after == messages, (
+        f"run_agent {f'appended {len(after) - len(messages)} messages to' if grew else 'changed'} the caller's "
+        "messages list: work on a copy (messages = list(messages)), so the caller's list is left as it was "
+        "and the same conversation can be run again.")
 
 
 @part("agent-loop", weight=1.5, hint="Loop over every call in message.tool_calls, not just the first; each "

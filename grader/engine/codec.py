@@ -84,7 +84,7 @@ def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any
         too_big = kind in (list, tuple, set, frozenset, dict) and len(item) * (1 + (kind is dict)) > budget
         if (budget < 0 or too_big or characters < 0 or depth > MAX_DEPTH
                 or (kind is int and item.bit_length() > MAX_INT_BITS) or (kind is str and not _valid_unicode(item))):
-            return _handle(item, keep)
+            return handle(item, keep)
         if kind in _SCALARS:
             return item
         if wire and kind is Wire:
@@ -102,7 +102,7 @@ def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any
         if kind is bytes:
             return {"$bytes": base64.b64encode(item).decode("ascii")}
         array = _numpy_array(item)
-        return array if array is not None else _handle(item, keep)
+        return array if array is not None else handle(item, keep)
 
     return walk(value, 0)
 
@@ -118,7 +118,8 @@ def _valid_unicode(text: str) -> bool:
     return True
 
 
-def _handle(value: Any, keep: Callable[[Any], int]) -> dict:
+def handle(value: Any, keep: Callable[[Any], int]) -> dict:
+    """*value* kept behind a handle whatever it is, plain data included."""
     return {"$handle": keep(value), "type": type_name(value), "repr": short_repr(value)}
 
 

@@ -125,6 +125,12 @@ class Learner:
     def value(self, name: str) -> Any:
         return self._run({"op": "get", "target": {"name": name}})
 
+    def hold(self, value: Any) -> LearnerObject:
+        """*value* (plain data, ``make(...)``) built on the learner's side and kept there: learner code
+        given it gets that object, not a copy, and ``.get()`` reads it back afterwards (did a function
+        change the list it was given?)."""
+        return self._run({"op": "hold", "value": self._encode(value)})
+
     def _run(self, request: dict) -> Any:
         if self._network_time_scale:
             request = {**request, "network_time_scale": self._network_time_scale}

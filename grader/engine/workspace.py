@@ -78,12 +78,24 @@ def _chat_completion(request: dict, client: dict | None = None) -> Any:
     return _openai_client(**(client or {"max_retries": 0})).chat.completions.create(**request)
 
 
+def _annotation(spec: dict) -> Any:
+    """A type annotation from a JSON Schema-like spec (``{"type": ["integer", "string"]}`` is
+    ``int | str``): names from a fixed table, never check-supplied text evaluated."""
+    from grader.agentdesk import bfcl
+
+    made = bfcl.annotation(spec)
+    if made is None:
+        raise ValueError(f"no Python annotation for {spec!r}: see grader.agentdesk.bfcl.annotation")
+    return made
+
+
 # Objects a check can ask the learner's side to build (they cannot cross as data). A call
 # whose attempts a check counts is not built here but on the grading side (``stub_calls``).
 FACTORIES = {
     "openai_client": _openai_client,
     "async_openai_client": _async_openai_client,
     "chat_completion": _chat_completion,
+    "annotation": _annotation,
 }
 
 
@@ -152,7 +164,7 @@ class Workspace:
 
     def _reply(self, request: dict) -> dict:
         try:
-            target = self._target(request["target"])
+            target = self._target(request["target"]) if "target" in request else None
         except MissingName as missing:
             return {"missing": str(missing)}
         try:
@@ -165,6 +177,8 @@ class Workspace:
                 raise  # the learner pressed stop in Jupyter
             return {"raised": codec.describe_exception(error)}
         try:
+            if request["op"] == "hold":  # kept here even when it is plain data, for the check to read back
+                return {"value": codec.handle(value, self.keep)}
             return {"value": codec.encode(value, self.keep)}
         except TimeLimit:
             raise
@@ -183,6 +197,8 @@ class Workspace:
             return list(target)
         if operation == "getitem":
             return target[codec.decode(request["key"], self._resolve)]
+        if operation == "hold":
+            return codec.decode(request["value"], self._resolve)
         if operation == "call":
             args = codec.decode(request.get("args", []), self._resolve)
             kwargs = codec.decode(request.get("kwargs", {"$dict": []}), self._resolve)

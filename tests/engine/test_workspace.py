@@ -175,3 +175,30 @@ def test_clients_a_check_makes_pass_a_replys_delay_on_the_virtual_clock(kind, fu
             assert outcome == "APITimeoutError" and 0.3 <= seconds < 5
     finally:
         loop.close()
+
+
+def test_a_held_value_is_the_object_learner_code_gets_and_is_read_back():
+    """A list passed as data arrives as a copy, so a check could not see learner code change it;
+    a held one is the learner's own object (issue 14)."""
+    namespace = {}
+    exec("def grow(items):\n    items.append(len(items))\n    return len(items)\n", namespace)
+    learner = Learner(Workspace(namespace).run)
+    assert learner.grow([1]) == 2
+    held = learner.hold([1])
+    assert kind(held) == "list" and held.get() == [1]
+    assert learner.grow(held) == 2 and learner.grow(held) == 3
+    assert held.get() == [1, 1, 2]
+
+
+def test_factories_build_annotations_from_a_spec_never_from_text():
+    from grader.engine.remote import make
+
+    namespace = {}
+    exec("import typing\ndef args(annotation):\n    return [a.__name__ for a in typing.get_args(annotation)]\n",
+         namespace)
+    learner = Learner(Workspace(namespace).run)
+    assert learner.args(make("annotation", spec={"type": ["integer", "string"]})) == ["int", "str"]
+    assert learner.args(make("annotation", spec={"type": ["float", "null"]})) == ["float", "NoneType"]
+    with pytest.raises(LearnerRaised) as raised:
+        learner.args(make("annotation", spec={"type": "__import__('os').system('true')"}))
+    assert raised.value.is_a("ValueError") and "no Python annotation" in raised.value.message

@@ -89,6 +89,15 @@ def test_function_from_doc_writes_the_documented_signature():
         assert set(hints) == set(params)
 
 
+def test_a_type_list_is_a_union():
+    """What ``make("annotation")`` builds for the checks: BFCL's type names, a list of them a union."""
+    assert bfcl.annotation({"type": ["integer", "string"]}) == int | str
+    assert bfcl.annotation({"type": ["boolean", "float", "null"]}) == bool | float | None
+    assert bfcl.annotation({"type": ["string"]}) is str
+    for unmapped in ([], ["integer", "dict"], ["number"], "int | str"):
+        assert bfcl.annotation({"type": unmapped}) is None, unmapped
+
+
 def test_the_policy_plays_only_support_desk_conversations(solution):
     desk_tools = [solution["function_schema"](f) for f in SupportDesk(make_world(0)["data"]).tools().values()]
     request = "Where is my order ORD-12345? ana@example.com"

@@ -7,6 +7,10 @@ MISTAKES = {
         cell='agent-schemas-code', part='agent-schemas', feedback='marked the required parameter',
         find='if strict and has_default:',
         replace='if strict:'),
+    'union_read_as_optional': Mistake(
+        cell='agent-schemas-code', part='agent-schemas', feedback='does not allow None',
+        find='if len(kept) == 1 and len(args) == 2:',
+        replace='if len(args) == 2:'),
     'dict_left_as_a_json_schema_type': Mistake(
         cell='agent-schemas-code', part='agent-schemas', feedback="left BFCL's type",
         find='converted["properties"] = {name: bfcl_schema(inner) for name, inner in value.items()}',
@@ -44,6 +48,10 @@ MISTAKES = {
         cell='agent-loop-code', part='agent-loop', feedback='dropped the assistant message before the tool results',
         find='        messages.append(assistant_message(message))\n        if not calls:\n',
         replace='        if not calls:\n            messages.append(assistant_message(message))\n'),
+    'run_agent_mutates_messages': Mistake(
+        cell='agent-loop-code', part='agent-loop', feedback="messages to the caller's messages list",
+        find='    messages = list(messages)\n    used = 0\n',
+        replace='    used = 0\n'),
     'answers_only_the_first_parallel_call': Mistake(
         cell='agent-loop-code', part='agent-loop', feedback='answered only some of the parallel calls',
         find='        for call in calls:\n',
