@@ -21,12 +21,9 @@ settled falls back to "no new request for ``QUIET_FALLBACK`` seconds".
 from __future__ import annotations
 
 import os
-import select
-import socket
-import struct
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 WINDOW = 0.006
@@ -40,7 +37,7 @@ class Quiescence:
     """``settled()`` for one process (*pid*, and its children: in a sandbox the learner's
     interpreter is the child that is pid 1 of its namespace) talking to a stub.
 
-    *waiting* says whether something waits at the stub's end (see :func:`waiting_at`);
+    *waiting* says whether something waits at the stub's end (``StubServer.waiting``);
     *arrivals* counts the requests the stub has seen. *ignore* names threads of that process
     that are not learner code (the stub's own threads, when the stub serves from the kernel
     the learner's code runs in).
@@ -97,25 +94,6 @@ class Quiescence:
         if self._waiting():
             return None
         return self._arrivals(), tuple(runtimes)
-
-
-def waiting_at(listener: socket.socket, connections: Iterable[socket.socket]) -> bool:
-    """Whether a connection waits to be accepted on *listener*, or bytes wait to be read on one of
-    the server's *connections* (a request on its way to being counted). Linux, where ``/proc`` is."""
-    import fcntl  # Unix only: imported here so that check() still loads elsewhere
-    import termios
-
-    poll = select.poll()
-    poll.register(listener, select.POLLIN)
-    if poll.poll(0):
-        return True
-    for connection in connections:
-        try:
-            if struct.unpack("i", fcntl.ioctl(connection, termios.FIONREAD, b"\0" * 4))[0]:
-                return True
-        except (OSError, ValueError):  # closed meanwhile: nothing left to read
-            continue
-    return False
 
 
 class QuietFallback:

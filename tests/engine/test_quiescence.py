@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from grader.engine.quiescence import Quiescence, waiting_at
+from grader.engine.quiescence import Quiescence
 from grader.engine.zygote import children_of
+from grader.stub.server import waiting_at
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux only)")
 
