@@ -18,7 +18,6 @@ once per worker, and while the workers themselves start.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import select
@@ -30,8 +29,16 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-DEFAULT_PRELOAD = ("numpy", "openai", "faiss", "httpx2", "grader.engine.child", "grader.engine.cells",
-                   "grader.engine.live")  # every graded cell calls check(), which imports it
+from grader.engine.sdk_warmup import warm_openai
+
+DEFAULT_PRELOAD = (
+    "numpy", "numpy.random", "openai", "faiss", "httpx2",
+    "encodings.idna", "anyio._backends._asyncio",  # on the first request, and the first async one
+    "grader.engine.child", "grader.engine.cells",
+    "grader.engine.live",  # every graded cell calls check(), which imports it
+    "grader.datasets.restaurant8k", "grader.datasets.scifact",  # what the exercises load
+    "grader.agentdesk.bfcl", "grader.agentdesk.desk",
+)
 _MESSAGE = 1 << 16
 _TEMPLATE = "--template"
 _PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
@@ -314,29 +321,6 @@ def serve(control: socket.socket) -> None:
         control.send(json.dumps({"exit": code, "pid": pid}).encode())
 
 
-def _warm_openai() -> None:
-    """The SDK imports its resource modules on first use: do that once here, not per child.
-
-    Every SDK client also builds a TLS context from the CA bundle (about 30 ms), even for
-    the stub's plain-HTTP address; children share one built here. A context is meant to
-    be shared, and a child's changes to it stay in that child.
-    """
-    openai = sys.modules.get("openai")
-    if openai is None:
-        return
-    try:
-        import httpcore2  # the SDK's transport imports it lazily, on the first client
-    except ImportError:
-        httpcore2 = None
-    if hasattr(httpcore2, "default_ssl_context"):
-        httpcore2.default_ssl_context = functools.cache(httpcore2.default_ssl_context)
-    client = openai.OpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1")
-    for resource in ("chat", "embeddings", "responses", "models"):
-        getattr(client, resource)
-    client.chat.completions  # noqa: B018 - touching it imports the module
-    client.close()
-
-
 def serve_template(control: socket.socket) -> None:
     """Fork a zygote for each request, serving the socket the request carries; stop when every
     holder of *control* has closed it."""
@@ -372,7 +356,7 @@ def main() -> None:
         # Optional (e.g. faiss not installed): children import it themselves if they need it.
         with contextlib.suppress(ImportError):
             __import__(module)
-    _warm_openai()
+    warm_openai()
     if template:
         serve_template(control)
     else:
