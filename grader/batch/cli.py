@@ -6,8 +6,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.engine.cli import add_isolation_option
+
+if TYPE_CHECKING:
+    from grader.engine.zygote import ZygoteTemplate
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 DEMO_SUBMISSIONS = Path(__file__).resolve().parents[2] / "datasets" / "sample_submissions" / "submitted"
@@ -46,14 +50,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_grade(args: argparse.Namespace) -> int:
+    from grader.engine.zygote import ZygoteTemplate
+
+    if args.jobs < 1:
+        print("grader grade: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.scheduler:
+        return _grade(args, None)
+    with ZygoteTemplate() as template:  # first: its imports take over a second, the rest of set-up overlaps them
+        return _grade(args, template)
+
+
+def _grade(args: argparse.Namespace, template: ZygoteTemplate | None) -> int:
     from grader.batch.gradebook import GradebookBusy, GradebookTampered
     from grader.batch.runner import grade_batch
     from grader.engine.isolation import IsolationUnavailable, probe
     from grader.engine.session import Limits
 
-    if args.jobs < 1:
-        print("grader grade: --jobs must be at least 1", file=sys.stderr)
-        return EXIT_BAD_INPUT
     try:
         print(f"isolation: {probe(args.isolation)}")
     except IsolationUnavailable as error:
@@ -64,7 +77,7 @@ def run_grade(args: argparse.Namespace) -> int:
                     isolation=args.isolation)
     try:
         summary = grade_batch(args.submissions, args.out, jobs=args.jobs, exercise=args.exercise, limits=limits,
-                              scheduler=args.scheduler)
+                              scheduler=args.scheduler, template=template)
     except GradebookBusy as error:
         print(f"grader grade: {error}", file=sys.stderr)
         return EXIT_BUSY

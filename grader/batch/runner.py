@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from grader.batch import workers
 from grader.batch.discovery import Discovery, Submission, Unplaced, discover, unpack
@@ -16,6 +16,9 @@ from grader.batch.gradebook import Gradebook, exclusive
 from grader.batch.progress import Progress
 from grader.engine import result as R
 from grader.engine.session import Limits
+
+if TYPE_CHECKING:
+    from grader.engine.zygote import ZygoteTemplate
 
 # How each learner outcome reads in the summary line, in the order it is listed.
 OUTCOME_WORDS = {R.GRADED: "ran to the end", R.TAMPERED: "with changed locked cells", R.TIMED_OUT: "timed out",
@@ -62,8 +65,11 @@ def find(source: Path, out: Path, exercise: str | None) -> Discovery:
 
 
 def grade_batch(source: Path, out: Path, *, jobs: int, exercise: str | None = None, limits: Limits | None = None,
-                scheduler: str | None = None, stream: TextIO | None = None) -> Summary:
-    """Grade every new or changed submission in *source* into ``out/gradebook.sqlite``, then publish."""
+                scheduler: str | None = None, stream: TextIO | None = None,
+                template: ZygoteTemplate | None = None) -> Summary:
+    """Grade every new or changed submission in *source* into ``out/gradebook.sqlite``, then publish.
+
+    *template*: an already started ``ZygoteTemplate`` for the local workers (see ``workers.run_local``)."""
     started = time.monotonic()
     stream = stream or sys.stderr
     summary = Summary()
@@ -77,7 +83,7 @@ def grade_batch(source: Path, out: Path, *, jobs: int, exercise: str | None = No
             todo = [s for s in found.submissions if (s.learner, s.exercise, s.content_hash) not in done]
             summary.skipped = len(found.submissions) - len(todo)
             if todo:
-                _grade(todo, book, summary, jobs, limits or Limits(), scheduler, stream)
+                _grade(todo, book, summary, jobs, limits or Limits(), scheduler, stream, template)
             write_unplaced(found.unplaced, out)
             publish(book, out)
         finally:
@@ -87,10 +93,10 @@ def grade_batch(source: Path, out: Path, *, jobs: int, exercise: str | None = No
 
 
 def _grade(todo: list[Submission], book: Gradebook, summary: Summary, jobs: int, limits: Limits,
-           scheduler: str | None, stream: TextIO) -> None:
+           scheduler: str | None, stream: TextIO, template: ZygoteTemplate | None) -> None:
     by_path = {str(s.path): s for s in todo}
     tasks = [workers.task_for(s, limits) for s in todo]
-    results = workers.run_dask(tasks, scheduler) if scheduler else workers.run_local(tasks, jobs)
+    results = workers.run_dask(tasks, scheduler) if scheduler else workers.run_local(tasks, jobs, template)
     progress = Progress(len(tasks), stream)
     broke_a_worker = []
     for task, outcome in results:

@@ -8,6 +8,7 @@ its own code and checks, not an interpreter start-up. Results come back as plain
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pkgutil
@@ -26,7 +27,7 @@ from grader.batch.discovery import Submission
 from grader.engine.session import Limits
 
 if TYPE_CHECKING:
-    from grader.engine.zygote import ZygoteLauncher
+    from grader.engine.zygote import ZygoteLauncher, ZygoteTemplate
 
 # What the grading process itself uses, lazily imported modules and every exercise's checks
 # included (else a worker's first submission pays for them); learner code's heavy imports
@@ -106,15 +107,22 @@ def _warm(grader_pid: int, template: socket.socket) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def run_local(tasks: Iterable[Task], jobs: int) -> Iterator[tuple[Task, dict[str, Any] | BaseException]]:
-    """Grade *tasks* on a local process pool, yielding each result as soon as it is ready."""
-    # forkserver: workers start from a clean process, so they never inherit the gradebook lock.
+def run_local(tasks: Iterable[Task], jobs: int,
+              template: ZygoteTemplate | None = None) -> Iterator[tuple[Task, dict[str, Any] | BaseException]]:
+    """Grade *tasks* on a local process pool, yielding each result as soon as it is ready.
+
+    *template* forks the workers' zygotes; the command starts it first thing, so that its
+    imports (over a second) overlap the command's own start-up. Without one, one is started here.
+    """
     from grader.engine.zygote import ZygoteTemplate
 
+    # forkserver: workers start from a clean process, so they never inherit the gradebook lock.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["grader.batch.workers", *WARM_MODULES])  # imported once, not per worker
-    with ZygoteTemplate() as template, ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_warm, initargs=(os.getpid(), template.socket)) as pool:
+    with contextlib.ExitStack() as stack:
+        template = template or stack.enter_context(ZygoteTemplate())
+        pool = stack.enter_context(ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_warm, initargs=(os.getpid(), template.socket)))
         futures = {pool.submit(grade_one, task): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], _outcome(future)

@@ -89,12 +89,10 @@ class ZygoteTemplate:
             self._process = _interpreter(theirs.fileno(), _TEMPLATE, *preload)
 
     def close(self) -> None:
+        """Stop the template. Zygotes it forked are processes of their own and go on serving."""
         self.socket.close()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # a worker still holds the socket: do not wait for it
-            self._process.kill()
-            self._process.wait()
+        self._process.kill()  # it may still be importing: a run with nothing to grade need not wait
+        self._process.wait()
 
     def __enter__(self) -> ZygoteTemplate:
         return self
