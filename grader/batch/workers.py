@@ -52,6 +52,7 @@ def task_for(submission: Submission, limits: Limits) -> Task:
 
 _per_thread = threading.local()
 _template: socket.socket | None = None  # a local pool's ZygoteTemplate, which forks the zygotes
+_cpus: set[int] | None = None  # a local pool worker's core, shared with its zygote and children
 
 
 def _launcher() -> ZygoteLauncher:
@@ -63,7 +64,7 @@ def _launcher() -> ZygoteLauncher:
     if not hasattr(_per_thread, "launcher"):
         from grader.engine.zygote import ZygoteLauncher
 
-        _per_thread.launcher = ZygoteLauncher(template=_template)
+        _per_thread.launcher = ZygoteLauncher(template=_template, cpus=_cpus)
     return _per_thread.launcher
 
 
@@ -89,11 +90,12 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _warm(grader_pid: int, template: socket.socket) -> None:
-    """Pool initializer: get a zygote from the batch's *template*, and exit once the grader is
-    gone (kill -9), since the pool's own machinery keeps orphaned workers alive otherwise."""
-    global _template
+def _warm(grader_pid: int, template: socket.socket, workers_started: Any) -> None:
+    """Pool initializer: take a core, get a zygote from the batch's *template*, and exit once the
+    grader is gone (kill -9), since the pool's own machinery keeps orphaned workers alive otherwise."""
+    global _template, _cpus
     _template = template
+    _cpus = _take_a_core(workers_started)
     # One core per worker: a check's FAISS threads (read when faiss is first imported) would only
     # fight the other workers; a search of 100 queries took 8 ms with them and 1 ms without.
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -105,6 +107,25 @@ def _warm(grader_pid: int, template: socket.socket) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def _take_a_core(workers_started: Any) -> set[int] | None:
+    """Pin this worker to the next core in turn (*workers_started* counts the workers so far).
+
+    A worker and the notebook child it grades take turns: every check operation is a round
+    trip between them. On one core they hand over without waking another core and share its
+    caches; the API-hygiene batch took 15% less time than with the scheduler placing them.
+    The worker's zygote, and so each child, is put on the same core.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    with workers_started.get_lock():
+        index = workers_started.value
+        workers_started.value += 1
+    cores = sorted(os.sched_getaffinity(0))
+    core = {cores[index % len(cores)]}
+    os.sched_setaffinity(0, core)
+    return core
 
 
 def run_local(tasks: Iterable[Task], jobs: int,
@@ -121,8 +142,9 @@ def run_local(tasks: Iterable[Task], jobs: int,
     context.set_forkserver_preload(["grader.batch.workers", *WARM_MODULES])  # imported once, not per worker
     with contextlib.ExitStack() as stack:
         template = template or stack.enter_context(ZygoteTemplate())
+        workers_started = context.Value("i", 0)
         pool = stack.enter_context(ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_warm, initargs=(os.getpid(), template.socket)))
+            jobs, mp_context=context, initializer=_warm, initargs=(os.getpid(), template.socket, workers_started)))
         futures = {pool.submit(grade_one, task): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], _outcome(future)

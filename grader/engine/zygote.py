@@ -107,11 +107,12 @@ class ZygoteLauncher:
     The zygote is forked by *template* (a :class:`ZygoteTemplate`'s socket) when one is
     given and still there, else started as a new interpreter. A zygote that dies (a child
     killed it) is started again on the next launch, so one submission cannot stop a worker
-    from grading the rest.
+    from grading the rest. *cpus*: the cores the zygote, and so every child, may run on.
     """
 
-    def __init__(self, preload: tuple[str, ...] = DEFAULT_PRELOAD, template: socket.socket | None = None):
-        self._preload, self._template = preload, template
+    def __init__(self, preload: tuple[str, ...] = DEFAULT_PRELOAD, template: socket.socket | None = None,
+                 cpus: set[int] | None = None):
+        self._preload, self._template, self._cpus = preload, template, cpus
         self.restarts = 0
         self._exits: dict[int, int] = {}
         self._start()
@@ -128,6 +129,8 @@ class ZygoteLauncher:
             if self._template is None:
                 self._process = _interpreter(theirs.fileno(), *self._preload)
         self._pid = self._receive(timeout=120)["ready"]  # the preloads are imported
+        if self._cpus:  # the children it forks inherit the placement
+            os.sched_setaffinity(self._pid, self._cpus)
 
     def launch(self, child_sock: socket.socket, workdir: Path, env: dict[str, str]) -> ForkedChild:
         try:

@@ -1,5 +1,7 @@
 """Children forked from a warm zygote are graded exactly like freshly spawned ones."""
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,17 @@ def test_a_template_forks_each_workers_zygote_and_is_not_needed_after():
         with ZygoteLauncher(template=template.socket) as orphan:
             assert orphan._process is not None, "started as an interpreter of its own"
             assert grade(ROOT / "solutions" / "00_sample.ipynb", orphan).score == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is a Linux call")
+def test_a_launcher_keeps_its_zygote_on_its_cores_after_a_restart():
+    """Children inherit their zygote's cores (fork does); a zygote started again after a
+    child killed it is placed like the first."""
+    core = {max(os.sched_getaffinity(0))}
+    with ZygoteLauncher(cpus=core) as launcher:
+        assert os.sched_getaffinity(launcher._pid) == core
+        first = launcher._pid
+        os.kill(first, signal.SIGKILL)
+        assert grade(ROOT / "solutions" / "00_sample.ipynb", launcher).score == 3
+        assert launcher.restarts == 1 and launcher._pid != first
+        assert os.sched_getaffinity(launcher._pid) == core
