@@ -25,17 +25,22 @@ def sources(path):
 
 
 @pytest.fixture(scope="module")
-def courses(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
-    """By exercise: the course directory that holds it, and nbgrader's result of each step."""
+def courses(tmp_path_factory) -> dict[str, tuple[Path, dict, str]]:
+    """By exercise: the course directory that holds it, nbgrader's result of each step, and its log."""
     pytest.importorskip("nbgrader", reason="nbgrader comes with the dev extras (pip install -e '.[dev]')")
-    cores = max(os.cpu_count() or 1, 1)
+    cores = os.cpu_count() or 1
     shares = [SOLUTIONS[start::cores] for start in range(cores) if SOLUTIONS[start::cores]]
     roots = [tmp_path_factory.mktemp("course") for _ in shares]
-    runs = [subprocess.Popen([sys.executable, str(COURSE), str(root), *map(str, share)], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True) for root, share in zip(roots, shares, strict=True)]
+    logs = [root.with_suffix(".log") for root in roots]  # files, not pipes: a full pipe would stall a course
+    runs = []
+    for root, share, log in zip(roots, shares, logs, strict=True):
+        with log.open("w") as out:  # the child writes through its own copy of the file
+            runs.append(subprocess.Popen([sys.executable, str(COURSE), str(root), *map(str, share)], stdout=out,
+                                         stderr=subprocess.STDOUT))
     found = {}
-    for root, share, run in zip(roots, shares, runs, strict=True):
-        output, _ = run.communicate(timeout=1200)
+    for root, share, run, log in zip(roots, shares, runs, logs, strict=True):
+        run.wait(timeout=1200)
+        output = log.read_text()
         results = json.loads((root / "results.json").read_text()) if run.returncode == 0 else {}
         for solution in share:
             found[solution.stem] = root, results, output
