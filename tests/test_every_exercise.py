@@ -92,15 +92,31 @@ def _markdown(solution: Path) -> tuple[list[str], int]:
     return headings, sum(1 for line in lines if re.match(r"^\|?\s*:?-{3,}:?\s*\|", line))
 
 
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, dict[str, str]]:
+    """Every solution rendered by one `jupyter nbconvert --to html` (one interpreter start, not one per
+    notebook): the output directory, the run, and each notebook's share of its stderr (what nbconvert
+    logged from "Converting notebook <it>" to the next notebook, after anything logged before the first)."""
+    out = tmp_path_factory.mktemp("html")
+    completed = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--output-dir", str(out), *map(str, SOLUTIONS)],
+        capture_output=True, text=True, timeout=300)
+    starts = [(match.start(), Path(match.group(1)).name) for match in
+              re.finditer(r"^.*Converting notebook (\S+) to html.*$", completed.stderr, flags=re.MULTILINE)]
+    preamble = completed.stderr[:starts[0][0]] if starts else completed.stderr
+    ends = [start for start, _ in starts[1:]] + [len(completed.stderr)]
+    logged = {name: preamble + completed.stderr[start:end] for (start, name), end in zip(starts, ends, strict=True)}
+    return out, completed, logged
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda path: path.stem)
-def test_solution_renders_to_html_without_errors(solution, tmp_path):
-    completed = subprocess.run(
-        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--output-dir", str(tmp_path), str(solution)],
-        capture_output=True, text=True, timeout=120)
+def test_solution_renders_to_html_without_errors(solution, rendered):
+    out, completed, logged = rendered
     assert completed.returncode == 0, completed.stderr
-    assert "error" not in completed.stderr.lower(), completed.stderr
-    body = re.sub(r"<(style|script)\b.*?</\1>", "", (tmp_path / f"{solution.stem}.html").read_text(), flags=re.DOTALL)
+    assert solution.name in logged, f"nbconvert never converted {solution.name}: {completed.stderr}"
+    assert "error" not in logged[solution.name].lower(), logged[solution.name]
+    body = re.sub(r"<(style|script)\b.*?</\1>", "", (out / f"{solution.stem}.html").read_text(), flags=re.DOTALL)
     assert "Traceback" not in body and "application/vnd.jupyter.stderr" not in body
     text = html.unescape(re.sub(r"<[^>]+>", "", body))
     headings, tables = _markdown(solution)

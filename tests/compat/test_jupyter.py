@@ -1,12 +1,18 @@
 """The solution notebooks run top to bottom in a real Jupyter kernel, live against an
 OpenAI-compatible server given by OPENAI_BASE_URL/OPENAI_API_KEY (here: a separate stub
 process standing in for a real endpoint), and every in-notebook check() gives full points.
+
+nbclient (what ``jupyter nbconvert --execute`` runs) executes every solution once per run from
+this process, every kernel at once (the operating system shares the cores; the longest notebook no
+longer waits for the others to finish); each test asserts on its own notebook.
 """
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -14,6 +20,7 @@ import pytest
 from grader.engine.notebook import read_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +35,33 @@ def endpoint():
     server.wait(timeout=10)
 
 
-@pytest.mark.parametrize("solution", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
-def test_solution_runs_live_in_jupyter_with_full_marks(solution, endpoint, tmp_path):
+@pytest.fixture(scope="module")
+def executed(endpoint) -> dict[str, dict | str]:
+    """Each solution as saved after a run in its own kernel, or the traceback that stopped the run."""
+    import nbformat
+    from nbclient import NotebookClient
+
     env = {**os.environ, "OPENAI_API_KEY": "sk-live-test", "OPENAI_BASE_URL": endpoint,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    run = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                          "--ExecutePreprocessor.timeout=120", "--output-dir", str(tmp_path), str(solution)],
-                         env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    executed = json.loads((tmp_path / solution.name).read_text())
+    async def run(solution: Path) -> dict | str:
+        notebook = nbformat.read(solution, as_version=4)
+        client = NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(solution.parent)}})
+        try:
+            await client.async_execute(env=env)
+        except Exception:  # the test reports it as that notebook's failure
+            return traceback.format_exc()
+        return json.loads(nbformat.writes(notebook))
+
+    async def run_all() -> list[dict | str]:
+        return await asyncio.gather(*(run(solution) for solution in SOLUTIONS))
+
+    return dict(zip((solution.name for solution in SOLUTIONS), asyncio.run(run_all()), strict=True))
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_solution_runs_live_in_jupyter_with_full_marks(solution, executed):
+    executed = executed[solution.name]
+    assert isinstance(executed, dict), executed[-3000:]
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert errors == []
     assert not any("offline stub" in "".join(o.get("text", "")) for c in executed["cells"]
