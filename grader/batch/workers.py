@@ -114,7 +114,7 @@ def _take_a_core(workers_started: Any) -> set[int] | None:
 
     A worker and the notebook child it grades take turns: every check operation is a round
     trip between them. On one core they hand over without waking another core and share its
-    caches; the API-hygiene batch took 15% less time than with the scheduler placing them.
+    caches: a class of 100 submissions took 27.1 s instead of 30.6 s (two runs each, 2 cores).
     The worker's zygote, and so each child, is put on the same core.
     """
     if not hasattr(os, "sched_setaffinity"):
