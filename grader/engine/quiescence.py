@@ -52,7 +52,7 @@ class Quiescence:
 
     def _watched(self) -> list[str]:
         """The ``/proc/<pid>/task/`` folders to look in (plain strings: a look reads a few files per
-        thread dozens of times a check, and ``pathlib`` doubled its cost)."""
+        thread dozens of times a check, and with ``pathlib`` a look cost three times as much)."""
         if self._tasks is None:
             from grader.engine.zygote import children_of
 
