@@ -91,6 +91,9 @@ def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any
             return dict(item)
         if kind is float:
             return item if math.isfinite(item) else {"$float": repr(item)}
+        if kind in (list, tuple) and _plain_numbers(item):  # a vector: no need to walk it item by item
+            budget -= len(item)
+            return list(item) if kind is list else {"$tuple": list(item)}
         if kind is list:
             return [walk(x, depth + 1) for x in item]
         if kind is tuple:
@@ -105,6 +108,12 @@ def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any
         return array if array is not None else handle(item, keep)
 
     return walk(value, 0)
+
+
+def _plain_numbers(items: list | tuple) -> bool:
+    """Whether every item is a finite float or a small int, which :func:`encode` keeps as it is."""
+    return all((type(x) is float and math.isfinite(x)) or (type(x) is int and x.bit_length() <= MAX_INT_BITS)
+               for x in items)
 
 
 def _valid_unicode(text: str) -> bool:
@@ -126,6 +135,8 @@ def handle(value: Any, keep: Callable[[Any], int]) -> dict:
 def decode(data: Any, resolve: Callable[[dict], Any]) -> Any:
     """Inverse of :func:`encode`; *resolve* turns ``$handle``/``$ref`` markers into objects."""
     if isinstance(data, list):
+        if not any(isinstance(item, (list, dict)) for item in data):  # a vector: nothing inside to decode
+            return data[:]
         return [decode(item, resolve) for item in data]
     if not isinstance(data, dict):
         return data

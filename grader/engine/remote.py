@@ -181,12 +181,17 @@ def _markers_to_data(value: Any, register: Callable[[ChatCall], dict]) -> Any:
     if isinstance(value, Factory):
         return codec.Wire({"$ref": value.name, "kwargs": codec.encode(value.kwargs, _no_objects)})
     if type(value) is list:
+        if all(type(item) in _SCALARS for item in value):  # a vector: no marker can be inside
+            return value
         return [_markers_to_data(item, register) for item in value]
     if type(value) is tuple:
         return tuple(_markers_to_data(item, register) for item in value)
     if type(value) is dict:
         return {key: _markers_to_data(item, register) for key, item in value.items()}
     return value
+
+
+_SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
 def _no_objects(item: Any) -> int:

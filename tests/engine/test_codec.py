@@ -53,6 +53,31 @@ def test_objects_that_could_fake_equality_become_handles(value):
     assert decoded != 3
 
 
+class SneakyFloat(float):
+    def __eq__(self, other):
+        return True
+
+
+@pytest.mark.parametrize("odd", [math.nan, math.inf, SneakyFloat(1.0), 2**5000, True, "x"],
+                         ids=["nan", "inf", "float-subclass", "huge-int", "bool", "str"])
+@pytest.mark.parametrize("container", [list, tuple])
+def test_one_odd_item_in_a_long_vector_is_encoded_as_it_would_be_alone(odd, container):
+    """Vectors of plain numbers skip the item-by-item walk; one item that needs it must still get it."""
+    value = container([0.5] * 300 + [odd] + list(range(300)))
+    encoded = codec.encode(value, lambda obj: 1)
+    items = encoded if container is list else encoded["$tuple"]
+    assert items[:300] == [0.5] * 300 and items[301:] == list(range(300))
+    assert items[300] == codec.encode(odd, lambda obj: 1)
+    decoded, _ = roundtrip(value)
+    assert type(decoded) is container and len(decoded) == 601
+
+
+def test_a_vector_counts_against_the_item_budget():
+    decoded, kept = roundtrip([[1.0] * (codec.MAX_ITEMS // 2), [2.0] * (codec.MAX_ITEMS // 2 + 1)])
+    assert decoded[0] == [1.0] * (codec.MAX_ITEMS // 2)
+    assert decoded[1][0] == "handle" and len(kept) == 1
+
+
 def test_wire_markers_only_pass_when_allowed():
     marker = codec.Wire({"$handle": 1})
     with pytest.raises(TypeError):
