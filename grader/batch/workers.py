@@ -150,6 +150,22 @@ def run_local(tasks: Iterable[Task], jobs: int,
             yield futures[future], _outcome(future)
 
 
+CONNECT_TIMEOUT = 10  # seconds: a scheduler on a busy or distant machine may be slow to answer
+
+
+def _refuse_early(address: str) -> None:
+    """Raise at once if nothing listens at a TCP *address*: Dask would retry until its timeout,
+    and a mistyped port is the usual cause. Other transports (tls://, ucx://) are left to Dask."""
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit():
+        return  # Dask names what is wrong with the address itself
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT):
+        pass
+
+
 def run_dask(tasks: Iterable[Task], address: str) -> Iterator[tuple[Task, dict[str, Any] | BaseException]]:
     """Grade *tasks* on the Dask cluster whose scheduler listens at *address*."""
     try:
@@ -158,7 +174,8 @@ def run_dask(tasks: Iterable[Task], address: str) -> Iterator[tuple[Task, dict[s
     except ImportError:
         raise SystemExit("grader grade --scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
     try:
-        client = Client(address, timeout=10)
+        _refuse_early(address)
+        client = Client(address, timeout=CONNECT_TIMEOUT)
     except OSError as error:
         raise ConnectionError(f"cannot reach the Dask scheduler at {address} ({error}); start one with "
                               "`dask scheduler` and workers with `dask worker ADDRESS`, or check the address") from None

@@ -34,3 +34,14 @@ def test_an_unreachable_scheduler_is_a_clear_error(batch, tmp_path):
          "--scheduler", "tcp://127.0.0.1:9"], capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert "127.0.0.1:9" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_refused_connection_is_reported_without_waiting_for_the_timeout():
+    """Nothing listening (a mistyped port) is known at once; only a silent host waits out Dask's timeout."""
+    from grader.batch.workers import _refuse_early
+
+    with pytest.raises(ConnectionRefusedError):
+        _refuse_early("tcp://127.0.0.1:9")
+    with pytest.raises(ConnectionRefusedError):
+        _refuse_early("127.0.0.1:9")
+    _refuse_early("tls://127.0.0.1:9")  # other transports are Dask's to try
