@@ -95,7 +95,7 @@ def grade_batch(source: Path, out: Path, *, jobs: int, exercise: str | None = No
 def _grade(todo: list[Submission], book: Gradebook, summary: Summary, jobs: int, limits: Limits,
            scheduler: str | None, stream: TextIO, template: ZygoteTemplate | None) -> None:
     by_path = {str(s.path): s for s in todo}
-    tasks = [workers.task_for(s, limits) for s in todo]
+    tasks = [workers.task_for(s, limits) for s in sorted(todo, key=_expected_cost, reverse=True)]
     results = workers.run_dask(tasks, scheduler) if scheduler else workers.run_local(tasks, jobs, template)
     progress = Progress(len(tasks), stream)
     broke_a_worker = []
@@ -107,6 +107,16 @@ def _grade(todo: list[Submission], book: Gradebook, summary: Summary, jobs: int,
     for task, outcome in workers.run_alone(broke_a_worker):
         _settle(by_path[task.path], task, outcome, book, summary, progress)
     progress.close()
+
+
+def _expected_cost(submission: Submission) -> int:
+    """How long a submission will take, roughly: its size. Longest first, so that the batch does not
+    end with one worker busy on a long submission while the others wait (a blank exercise, the
+    smallest of its kind, fails its checks fastest)."""
+    try:
+        return submission.path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _settle(submission: Submission, task: workers.Task, outcome: dict[str, Any] | BaseException, book: Gradebook,

@@ -18,7 +18,7 @@ import pytest
 
 from grader.batch.gradebook import Gradebook, GradebookBusy, exclusive
 from grader.batch.runner import grade_batch, publish
-from grader.batch.samples import variant
+from grader.batch.samples import variant, write_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT_ARGS = ["--cell-timeout", "3", "--timeout", "30", "--memory-mb", "1024"]
@@ -259,3 +259,25 @@ def test_an_invalid_notebook_appears_in_every_export_in_every_layout(batch, tmp_
     assert "not valid JSON" in page_text(out / "feedback" / "zed" / "sample.html")
     assert "Could not be graded" in page_text(out / "feedback" / "zed" / "sample.html")
     assert "invalid_notebook" in report and "not valid JSON" in report
+
+
+def test_the_largest_submissions_are_handed_to_the_workers_first(tmp_path, monkeypatch):
+    """Longest first: a batch must not end with one worker on a long submission and the rest idle."""
+    from grader.batch import workers
+
+    paths = write_batch(tmp_path / "in", 4, ["full_marks"])
+    for extra, path in zip([0, 5000, 200, 90000], paths, strict=True):
+        raw = json.loads(path.read_text())
+        raw["cells"][0]["source"] = ["# " + "x" * extra]
+        path.write_text(json.dumps(raw))
+    handed = []
+
+    def record(tasks, jobs, template=None):
+        for task in tasks:
+            handed.append(Path(task.path).parent.parent.name)
+            yield task, RuntimeError("not graded in this test")
+
+    monkeypatch.setattr(workers, "run_local", record)
+    summary = grade_batch(tmp_path / "in", tmp_path / "out", jobs=2, stream=io.StringIO())
+    assert handed == ["learner003", "learner001", "learner002", "learner000"]
+    assert len(summary.errors) == 4
