@@ -24,7 +24,7 @@ MAX_ITEMS = 200_000
 MAX_CHARACTERS = 16_000_000  # of strings and bytes in one value: a reply stays far below the channel's cap
 MAX_INT_BITS = 3_000  # about 900 digits; larger ints (10**5000 cannot even be printed) stay behind a handle
 
-_SCALARS = (type(None), bool, int, str)
+_CONTAINERS = (list, tuple, set, frozenset, dict)
 
 
 class Wire(dict):
@@ -78,19 +78,23 @@ def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any
         nonlocal budget, characters
         budget -= 1
         kind = type(item)
-        if kind in (str, bytes):
+        if kind is str or kind is bytes:
             characters -= len(item)
-        # A container too big for what is left stays whole behind one handle.
-        too_big = kind in (list, tuple, set, frozenset, dict) and len(item) * (1 + (kind is dict)) > budget
-        if (budget < 0 or too_big or characters < 0 or depth > MAX_DEPTH
-                or (kind is int and item.bit_length() > MAX_INT_BITS) or (kind is str and not _valid_unicode(item))):
+        if budget < 0 or characters < 0 or depth > MAX_DEPTH:
             return handle(item, keep)
-        if kind in _SCALARS:
-            return item
-        if wire and kind is Wire:
-            return dict(item)
+        # The commonest kinds first: a payload is mostly strings and numbers.
+        if kind is str:
+            return item if _valid_unicode(item) else handle(item, keep)
+        if kind is int:
+            return item if item.bit_length() <= MAX_INT_BITS else handle(item, keep)
         if kind is float:
             return item if math.isfinite(item) else {"$float": repr(item)}
+        if kind is bool or item is None:
+            return item
+        if kind in _CONTAINERS and len(item) * (1 + (kind is dict)) > budget:
+            return handle(item, keep)  # too big for what is left: stays whole behind one handle
+        if kind is dict:
+            return {"$dict": [[walk(k, depth + 1), walk(v, depth + 1)] for k, v in item.items()]}
         if kind in (list, tuple) and _plain_numbers(item):  # a vector: no need to walk it item by item
             budget -= len(item)
             return list(item) if kind is list else {"$tuple": list(item)}
@@ -100,8 +104,8 @@ def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any
             return {"$tuple": [walk(x, depth + 1) for x in item]}
         if kind in (set, frozenset):
             return {"$set": [walk(x, depth + 1) for x in item]}
-        if kind is dict:
-            return {"$dict": [[walk(k, depth + 1), walk(v, depth + 1)] for k, v in item.items()]}
+        if wire and kind is Wire:
+            return dict(item)
         if kind is bytes:
             return {"$bytes": base64.b64encode(item).decode("ascii")}
         array = _numpy_array(item)
@@ -134,27 +138,32 @@ def handle(value: Any, keep: Callable[[Any], int]) -> dict:
 
 def decode(data: Any, resolve: Callable[[dict], Any]) -> Any:
     """Inverse of :func:`encode`; *resolve* turns ``$handle``/``$ref`` markers into objects."""
-    if isinstance(data, list):
-        if not any(isinstance(item, (list, dict)) for item in data):  # a vector: nothing inside to decode
+    kind = type(data)
+    if kind is list:
+        if not any(type(item) in _NESTED for item in data):  # a vector: nothing inside to decode
             return data[:]
         return [decode(item, resolve) for item in data]
-    if not isinstance(data, dict):
+    if kind is not dict:
         return data
-    if "$float" in data:
-        return float(data["$float"])
-    if "$tuple" in data:
-        return tuple(decode(item, resolve) for item in data["$tuple"])
-    if "$set" in data:
-        return {decode(item, resolve) for item in data["$set"]}
-    if "$dict" in data:
-        return {decode(k, resolve): decode(v, resolve) for k, v in data["$dict"]}
-    if "$bytes" in data:
-        return base64.b64decode(data["$bytes"])
-    if "$ndarray" in data or "$npscalar" in data:
-        return _decode_numpy(data)
-    if "$handle" in data or "$ref" in data or "$callback" in data:
-        return resolve(data)
+    for key in data:  # a marker has one key that says what it is (a handle's comes with its repr)
+        if key == "$dict":
+            return {decode(k, resolve): decode(v, resolve) for k, v in data["$dict"]}
+        if key == "$tuple":
+            return tuple(decode(item, resolve) for item in data["$tuple"])
+        if key == "$float":
+            return float(data["$float"])
+        if key == "$set":
+            return {decode(item, resolve) for item in data["$set"]}
+        if key == "$bytes":
+            return base64.b64decode(data["$bytes"])
+        if key in ("$ndarray", "$npscalar"):
+            return _decode_numpy(data)
+        if key in ("$handle", "$ref", "$callback"):
+            return resolve(data)
     raise ValueError(f"unknown encoded value: {sorted(data)}")
+
+
+_NESTED = frozenset({list, dict})
 
 
 def _decode_numpy(data: dict) -> Any:

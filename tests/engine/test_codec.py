@@ -103,3 +103,11 @@ def test_exception_description_is_data():
     assert described["type"] == "KeyError"
     assert "builtins.LookupError" in described["mro"]
     assert described["message"] == "'missing'"
+
+
+def test_a_marker_is_recognised_whatever_the_order_of_its_keys():
+    resolved = []
+    assert codec.decode({"type": "Foo", "repr": "<Foo>", "$handle": 3}, resolved.append) is None
+    assert resolved == [{"type": "Foo", "repr": "<Foo>", "$handle": 3}]
+    with pytest.raises(ValueError, match="unknown encoded value"):
+        codec.decode({"type": "Foo"}, resolved.append)
