@@ -35,7 +35,6 @@ DEFAULT_PRELOAD = (
     "numpy", "numpy.random", "openai", "faiss", "httpx2",
     "encodings.idna", "anyio._backends._asyncio",  # on the first request, and the first async one
     "grader.engine.child", "grader.engine.cells",
-    "grader.engine.live",  # every graded cell calls check(), which imports it
     "grader.datasets.restaurant8k", "grader.datasets.scifact",  # what the exercises load
     "grader.agentdesk.bfcl", "grader.agentdesk.desk",
 )

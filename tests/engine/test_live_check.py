@@ -1,6 +1,8 @@
 """`check("part")` inside a notebook: the kernel's own definitions, checked without re-running."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from grader.engine.live import check
@@ -43,10 +45,22 @@ def test_wrong_answer_names_the_inputs():
 
 
 def test_inside_the_grading_child_check_defers_to_the_grader(monkeypatch, capsys):
+    import grader
+
     monkeypatch.setenv("GRADER_CHILD", "1")
-    points = check("sample-mean", namespace={})
+    points = grader.check("sample-mean")
     assert points == 0.0 and type(points) is float, "never None: nbgrader counts None as full credit"
     assert "checked by the grader" in capsys.readouterr().out
+
+
+def test_inside_the_grading_child_check_imports_nothing_of_the_checking_machinery():
+    """Every graded cell calls check(): in the child it must stay a print, not the import of
+    the checks, the renderer and rich (which the zygote would otherwise have to preload)."""
+    code = ("import os, sys; os.environ['GRADER_CHILD'] = '1'; import grader; grader.check('sample-mean'); "
+            "print(sorted(m for m in ('grader.engine.live', 'grader.engine.render', 'rich') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
 
 
 def test_result_is_the_points_in_text_and_the_panel_in_html():
