@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(COMPILE)
 	$(BIN)/ruff check .
 	$(BIN)/grader release --check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile  # one test file per worker: module fixtures run once
 
 bench: $(STAMP)
 	$(COMPILE)
