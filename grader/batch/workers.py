@@ -156,14 +156,16 @@ CONNECT_TIMEOUT = 10  # seconds: a scheduler on a busy or distant machine may be
 def _refuse_early(address: str) -> None:
     """Raise at once if nothing listens at a TCP *address*: Dask would retry until its timeout,
     and a mistyped port is the usual cause. Other transports (tls://, ucx://) are left to Dask."""
-    scheme, _, rest = address.rpartition("://")
-    if scheme not in ("", "tcp"):
-        return
-    host, _, port = rest.rpartition(":")
-    if not host or not port.isdigit():
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location)
+    except ValueError:
         return  # Dask names what is wrong with the address itself
-    with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT):
-        pass
+    if scheme == "tcp":
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
+            pass
 
 
 def run_dask(tasks: Iterable[Task], address: str) -> Iterator[tuple[Task, dict[str, Any] | BaseException]]:
