@@ -25,6 +25,7 @@ MAX_CHARACTERS = 16_000_000  # of strings and bytes in one value: a reply stays 
 MAX_INT_BITS = 3_000  # about 900 digits; larger ints (10**5000 cannot even be printed) stay behind a handle
 
 _CONTAINERS = (list, tuple, set, frozenset, dict)
+_NESTED = frozenset({list, dict})  # what an encoded value's items can be that holds more inside
 
 
 class Wire(dict):
@@ -161,9 +162,6 @@ def decode(data: Any, resolve: Callable[[dict], Any]) -> Any:
         if key in ("$handle", "$ref", "$callback"):
             return resolve(data)
     raise ValueError(f"unknown encoded value: {sorted(data)}")
-
-
-_NESTED = frozenset({list, dict})
 
 
 def _decode_numpy(data: dict) -> Any:
