@@ -59,8 +59,12 @@ def render_page(row: Row) -> str:
                         problems=row.result["problems"], sections=sections)
 
 
+def write_page(row: Row, out: Path) -> None:
+    target = feedback_path(out, row)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_page(row), encoding="utf-8")
+
+
 def write_all(rows: list[Row], out: Path) -> None:
     for row in rows:
-        target = feedback_path(out, row)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_page(row), encoding="utf-8")
+        write_page(row, out)

@@ -89,6 +89,10 @@ class Row:
     result: dict[str, Any]
 
 
+def _row(values: tuple) -> Row:
+    return Row(*values[:-1], json.loads(values[-1]))
+
+
 class Gradebook:
     def __init__(self, path: Path):
         self.path = path
@@ -132,14 +136,17 @@ class Gradebook:
             self.db.executemany("INSERT OR REPLACE INTO current (learner, exercise, content_hash) VALUES (?, ?, ?)",
                                 list(keys))
 
-    def record(self, learner: str, exercise: str, content_hash: str, source: str, result: dict[str, Any]) -> None:
-        """Store one result in its own transaction; grading the same content twice keeps the first."""
+    def record(self, learner: str, exercise: str, content_hash: str, source: str,
+               result: dict[str, Any]) -> Row | None:
+        """Store one result in its own transaction and return it as stored; grading the same
+        content twice keeps the first (and returns None)."""
         with self._transaction():
-            self.db.execute(
+            stored = self.db.execute(
                 "INSERT OR IGNORE INTO results (learner, exercise, content_hash, source, status, score, max_score,"
-                " seconds, graded_at, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " seconds, graded_at, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
                 (learner, exercise, content_hash, source, result["status"], result["score"], result["max_score"],
-                 result["seconds"], time.time(), json.dumps(result)))
+                 result["seconds"], time.time(), json.dumps(result))).fetchall()
+        return _row(stored[0]) if stored else None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -155,7 +162,7 @@ class Gradebook:
         """The current result per learner and exercise, or with *history* every result ever stored."""
         query = "SELECT * FROM results" if history else _CURRENT
         cursor = self.db.execute(query + " ORDER BY learner, exercise, id")
-        return [Row(*values[:-1], json.loads(values[-1])) for values in cursor]
+        return [_row(values) for values in cursor]
 
 
 @contextlib.contextmanager

@@ -281,3 +281,38 @@ def test_the_largest_submissions_are_handed_to_the_workers_first(tmp_path, monke
     summary = grade_batch(tmp_path / "in", tmp_path / "out", jobs=2, stream=io.StringIO())
     assert handed == ["learner003", "learner001", "learner002", "learner000"]
     assert len(summary.errors) == 4
+
+
+def test_each_feedback_page_is_written_as_its_result_arrives(tmp_path, monkeypatch):
+    """Not all at the end, where highlighting failed code would run with every other core idle;
+    and publishing does not write them a second time."""
+    from grader.batch import feedback, workers
+
+    write_batch(tmp_path / "in", 3, ["full_marks", "empty_list", "not_answered"])
+    pages = tmp_path / "out" / "feedback"
+    written_before_each_result = []
+    real_run, real_render = workers.run_local, feedback.render_page
+
+    def watched(tasks, jobs, template=None):
+        for task, outcome in real_run(tasks, jobs, template):
+            written_before_each_result.append(len(list(pages.glob("*/*.html"))))
+            yield task, outcome
+
+    renders = []
+    monkeypatch.setattr(workers, "run_local", watched)
+    monkeypatch.setattr(feedback, "render_page", lambda row: renders.append(row.learner) or real_render(row))
+    summary = grade_batch(tmp_path / "in", tmp_path / "out", jobs=1, stream=io.StringIO())
+    assert summary.graded == 3
+    assert written_before_each_result == [0, 1, 2]
+    assert sorted(renders) == ["learner000", "learner001", "learner002"]
+    assert "mean" in page_text(pages / "learner001" / "sample.html")  # the failed part's code is on its page
+
+
+def test_a_resumed_run_writes_the_pages_of_the_results_it_skipped(tmp_path):
+    write_batch(tmp_path / "in", 2, ["full_marks", "empty_list"])
+    grade_batch(tmp_path / "in", tmp_path / "out", jobs=1, stream=io.StringIO())
+    shutil.rmtree(tmp_path / "out" / "feedback")
+    summary = grade_batch(tmp_path / "in", tmp_path / "out", jobs=1, stream=io.StringIO())
+    assert (summary.graded, summary.skipped) == (0, 2)
+    assert sorted(p.parent.name for p in (tmp_path / "out" / "feedback").glob("*/*.html")) == [
+        "learner000", "learner001"]
