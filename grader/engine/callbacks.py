@@ -43,17 +43,26 @@ def _replay(request: dict, exchange: dict) -> Any:
     CLOCK.pass_time(exchange.get("network_seconds", 0))  # the grader did not wait it out: the caller's clock moves
     token = _EXCHANGE.set(exchange)
     try:
-        return _replay_client().chat.completions.create(**_unsent(request))
+        return _replayed(_replay_client(), request)
     finally:
         _EXCHANGE.reset(token)
 
 
-def _unsent(request: dict) -> dict:
-    """The request as the replay passes it to the SDK: the same arguments, so the SDK accepts or
-    refuses the call exactly as it did the real one, but an empty conversation, since the replay
-    sends nothing. Serialising the messages was most of a replay's cost: 2.2-2.6 ms per replay of a
-    two-message request against 1.4 ms without (medians of 30 interleaved rounds)."""
-    return {**request, "messages": []} if "messages" in request else request
+def _replayed(client: Any, request: dict) -> Any:
+    """The SDK's result for the exchange: a ``ChatCompletion`` built, or an error raised, by the
+    same code that handles a real reply (``client.post``, the SDK's documented way to call an
+    endpoint with a raw body).
+
+    The request itself is not rebuilt: the replay sends nothing, and converting the arguments
+    into a request body was most of a replay's cost (0.65-0.75 ms per replay against 0.85-1.4 ms
+    through ``create``, medians of 20 interleaved rounds of 100). Only a call ``create`` refuses
+    before sending anything (no ``model`` or ``messages``: a ``TypeError``) still goes through it.
+    """
+    if not {"model", "messages"} <= set(request):
+        return client.chat.completions.create(**request)
+    from openai.types.chat import ChatCompletion
+
+    return client.post("/chat/completions", body=None, cast_to=ChatCompletion)
 
 
 @functools.cache
