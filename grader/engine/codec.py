@@ -28,10 +28,6 @@ _CONTAINERS = (list, tuple, set, frozenset, dict)
 _NESTED = frozenset({list, dict})  # what an encoded value's items can be that holds more inside
 
 
-class Wire(dict):
-    """A marker that is already in wire form (a handle or factory reference from a check)."""
-
-
 def type_name(value: Any) -> str:
     kind = type(value)
     module = kind.__module__
@@ -68,10 +64,11 @@ def _numpy_array(value: Any) -> dict | None:
     return None
 
 
-def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any:
+def encode(value: Any, keep: Callable[[Any], int], *, marker: Callable[[Any], dict | None] | None = None) -> Any:
     """Encode *value*; objects that are not plain data are registered with *keep* as handles.
 
-    ``wire=True`` (checks only) lets :class:`Wire` markers through as they are.
+    *marker* (checks only) gives the wire marker of an object of the checks' own that stands for
+    something on the learner's side (a learner object, a grading-side call), or None.
     """
     budget, characters = MAX_ITEMS, MAX_CHARACTERS
 
@@ -105,8 +102,8 @@ def encode(value: Any, keep: Callable[[Any], int], *, wire: bool = False) -> Any
             return {"$tuple": [walk(x, depth + 1) for x in item]}
         if kind in (set, frozenset):
             return {"$set": [walk(x, depth + 1) for x in item]}
-        if wire and kind is Wire:
-            return dict(item)
+        if marker is not None and (wired := marker(item)) is not None:
+            return wired
         if kind is bytes:
             return {"$bytes": base64.b64encode(item).decode("ascii")}
         array = _numpy_array(item)

@@ -168,30 +168,17 @@ class Learner:
             raise TypeError(f"a check tried to pass a {type(item).__name__} to learner code; "
                             "only plain data, learner objects and make(...) can cross")
 
-        return codec.encode(_markers_to_data(value, self._register), keep, wire=True)
+        return codec.encode(value, keep, marker=self._marker)
 
-
-def _markers_to_data(value: Any, register: Callable[[ChatCall], dict]) -> Any:
-    """Turn learner objects, grading-side calls and factories inside check arguments into
-    their wire markers."""
-    if isinstance(value, LearnerObject):
-        return codec.Wire(value.marker())
-    if isinstance(value, ChatCall):
-        return codec.Wire(register(value))
-    if isinstance(value, Factory):
-        return codec.Wire({"$ref": value.name, "kwargs": codec.encode(value.kwargs, _no_objects)})
-    if type(value) is list:
-        if all(type(item) in _SCALARS for item in value):  # a vector: no marker can be inside
-            return value
-        return [_markers_to_data(item, register) for item in value]
-    if type(value) is tuple:
-        return tuple(_markers_to_data(item, register) for item in value)
-    if type(value) is dict:
-        return {key: _markers_to_data(item, register) for key, item in value.items()}
-    return value
-
-
-_SCALARS = frozenset({int, float, str, bool, type(None)})
+    def _marker(self, item: Any) -> dict | None:
+        """The wire marker of a learner object, grading-side call or factory inside check arguments."""
+        if isinstance(item, LearnerObject):
+            return item.marker()
+        if isinstance(item, ChatCall):
+            return self._register(item)
+        if isinstance(item, Factory):
+            return {"$ref": item.name, "kwargs": codec.encode(item.kwargs, _no_objects)}
+        return None
 
 
 def _no_objects(item: Any) -> int:

@@ -78,11 +78,24 @@ def test_a_vector_counts_against_the_item_budget():
     assert decoded[1][0] == "handle" and len(kept) == 1
 
 
-def test_wire_markers_only_pass_when_allowed():
-    marker = codec.Wire({"$handle": 1})
+def test_only_the_checks_objects_become_wire_markers():
+    class Stand:
+        """A check-side object standing for something on the learner's side."""
+
+    def refuse(obj):
+        raise TypeError("no objects")
+
+    def marker(obj):
+        return {"$handle": 1} if type(obj) is Stand else None
+
     with pytest.raises(TypeError):
-        codec.encode(marker, lambda obj: (_ for _ in ()).throw(TypeError("no objects")))
-    assert codec.encode([marker], lambda obj: 0, wire=True) == [{"$handle": 1}]
+        codec.encode(Stand(), refuse)  # without a marker function it is just an object
+    assert codec.encode({"k": (Stand(), [Stand()])}, refuse, marker=marker) == {
+        "$dict": [["k", {"$tuple": [{"$handle": 1}, [{"$handle": 1}]]}]]}
+    assert codec.encode([{"$handle": 1}], lambda obj: 0, marker=marker) == [{"$dict": [["$handle", 1]]}], (
+        "a dict that looks like a marker is data, not a marker")
+    with pytest.raises(TypeError):
+        codec.encode(object(), refuse, marker=marker)
 
 
 def test_recursive_structures_are_cut_off():
