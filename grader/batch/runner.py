@@ -147,8 +147,12 @@ class _Settler:
                                    outcome)
             self.summary.outcomes[outcome["status"]] += 1
             if row is not None:
-                feedback.write_page(row, self.out)
-                self.pages_written.add(row.id)
+                try:
+                    feedback.write_page(row, self.out)
+                except Exception:  # publish writes it again once every result is stored, and says why
+                    pass
+                else:
+                    self.pages_written.add(row.id)
         self.progress.advance(f"{submission.learner}/{submission.exercise}")
 
 

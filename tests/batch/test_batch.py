@@ -316,3 +316,22 @@ def test_a_resumed_run_writes_the_pages_of_the_results_it_skipped(tmp_path):
     assert (summary.graded, summary.skipped) == (0, 2)
     assert sorted(p.parent.name for p in (tmp_path / "out" / "feedback").glob("*/*.html")) == [
         "learner000", "learner001"]
+
+
+def test_a_page_that_fails_mid_run_stops_no_grading_and_is_written_at_the_end(tmp_path, monkeypatch):
+    from grader.batch import feedback
+
+    write_batch(tmp_path / "in", 3, ["full_marks", "empty_list"])
+    real_render, failed = feedback.render_page, []
+
+    def flaky(row):
+        if row.learner == "learner000" and not failed:
+            failed.append(row.learner)
+            raise OSError("disk full, for a moment")
+        return real_render(row)
+
+    monkeypatch.setattr(feedback, "render_page", flaky)
+    summary = grade_batch(tmp_path / "in", tmp_path / "out", jobs=1, stream=io.StringIO())
+    assert failed == ["learner000"] and summary.graded == 3
+    assert sorted(p.parent.name for p in (tmp_path / "out" / "feedback").glob("*/*.html")) == [
+        "learner000", "learner001", "learner002"]
