@@ -6,6 +6,7 @@ import collections
 import csv
 import sys
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -165,7 +166,7 @@ def write_unplaced(unplaced: list[Unplaced], out: Path) -> None:
         writer.writerows([str(item.path), item.reason, item.learner] for item in unplaced)
 
 
-def publish(book: Gradebook, out: Path, *, pages_written: set[int] | frozenset[int] = frozenset()) -> Path:
+def publish(book: Gradebook, out: Path, *, pages_written: AbstractSet[int] = frozenset()) -> Path:
     """Write exports, feedback pages and the report from the gradebook; returns the report's path.
 
     *pages_written*: the rows whose feedback page this run already wrote (a page depends on its row only).

@@ -18,6 +18,7 @@ from typing import Any
 
 DEFAULT_TIMEOUT = 10.0
 CHAT_PATH = "/v1/chat/completions"
+REQUIRED = frozenset({"model", "messages"})  # without them the SDK refuses a call (TypeError) and sends nothing
 
 
 class ChatCall:
@@ -47,7 +48,7 @@ class ChatCall:
         from grader.stub.wire import StubRequest
 
         self.invocations += 1
-        if not {"model", "messages"} <= set(self.request):
+        if not REQUIRED.issubset(self.request):
             # The SDK refuses such a call (TypeError) before sending anything; so does its replay
             # on the learner's side, so nothing may reach the stub here either.
             return {"transport_error": "not_sent"}
