@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from grader.stub.errors import unknown_url
 from grader.stub.wire import StubRequest, StubResponse
@@ -49,6 +49,47 @@ def waiting_at(listener: socket.socket, connections: Iterable[socket.socket]) ->
     return False
 
 
+_MAX_LINE, _MAX_HEADERS = 65536, 100  # http.client's limits
+
+
+class _Headers(dict):
+    """A request's header fields by lower-case name: all the stub reads of them. (The standard
+    library parses them as an e-mail message: a fifth of the server's CPU time per request.)"""
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
+class _HeaderError(ValueError):
+    """A request head the server refuses: ``status`` and a message for the client."""
+
+    def __init__(self, status: HTTPStatus, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _read_headers(rfile: IO[bytes]) -> _Headers:
+    """Read header lines up to the blank line that ends them (folded lines are joined)."""
+    headers = _Headers()
+    name = ""
+    for _ in range(_MAX_HEADERS + 1):
+        line = rfile.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise _HeaderError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long")
+        if line in (b"\r\n", b"\n", b""):
+            return headers
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        if text[:1] in (" ", "\t") and name:  # obsolete line folding: the value goes on
+            headers[name] += " " + text.strip()
+            continue
+        name, colon, value = text.partition(":")
+        if not colon or not name or name != name.strip():
+            raise _HeaderError(HTTPStatus.BAD_REQUEST, f"Bad header line ({text[:100]!r})")
+        name = name.lower()
+        headers[name] = value.strip()
+    raise _HeaderError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body leave at once; no 40 ms delayed-ACK stalls
@@ -66,9 +107,30 @@ class _Handler(BaseHTTPRequestHandler):
                 self._flight.__exit__(None, None, None)
 
     def parse_request(self) -> bool:
-        """A request counts as in flight from its request line on, before its body is read:
-        a reply gate (``stub.holding_replies``) must never miss one that is half-read."""
-        if not super().parse_request():
+        """Read the request line and headers of an HTTP/1.0 or 1.1 request (refusing anything else
+        with a status that names the problem). A request counts as in flight from then on, before its
+        body is read: a reply gate (``stub.holding_replies``) must never miss one that is half-read."""
+        self.command = None
+        self.close_connection = True
+        self.request_version = self.protocol_version  # what an error reply is written in
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            unsupported = len(words) == 3 and words[2].startswith("HTTP/")
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED if unsupported else HTTPStatus.BAD_REQUEST,
+                            f"Bad request line ({self.requestline[:100]!r})")
+            return False
+        self.command, self.path, self.request_version = words
+        try:
+            self.headers = _read_headers(self.rfile)  # type: ignore[assignment]
+        except _HeaderError as error:
+            self.send_error(error.status, str(error))
+            return False
+        connection = (self.headers.get("connection") or "").lower()
+        self.close_connection = connection == "close" or (self.request_version == "HTTP/1.0"
+                                                          and connection != "keep-alive")
+        expect = (self.headers.get("expect") or "").lower()
+        if expect == "100-continue" and self.request_version == "HTTP/1.1" and not self.handle_expect_100():
             return False
         self._flight = self.server.stub.track_in_flight(self.path)
         self._flight.__enter__()
@@ -78,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
         stub = self.server.stub
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        request = StubRequest.build(self.command, self.path, dict(self.headers.items()), body)
+        request = StubRequest.build(self.command, self.path, self.headers, body)
         if not self.server.control and request.path.startswith("/_stub/"):
             # Grading serves learner code: the control API (faults, log, reset) is not for it.
             self._send(unknown_url(request.method, request.path).to_response())
