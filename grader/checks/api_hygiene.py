@@ -190,8 +190,8 @@ def test_client_uses_settings_and_a_timeout(nb, stub, rng):
 
 
 NETWORK_TIME_SCALE = 1000  # in the timeout check, one real millisecond is a second to the learner's client
-HELD_REPLY = 0.3  # real seconds the stub holds the reply: 300 s to the client, far past the timeout set and
-# short of the SDK's default of 600 s, which a client without a timeout waits out
+HELD_REPLY = 0.1  # real seconds the stub holds the reply: 100 s to the client, far past the timeout set (2-4 s,
+# so 2-4 ms of real time) and short of the SDK's default of 600 s, which a client without a timeout waits out
 
 
 def _assert_gives_up_after_the_timeout(nb: Any, stub: Any, rng: random.Random, base_url: str) -> None:
