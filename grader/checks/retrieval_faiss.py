@@ -960,12 +960,16 @@ def test_ivf_index_is_trained_and_holds_the_ids(nb, rng):
 def test_nprobe_is_the_smallest_reaching_the_target(nb, rng):
     case = _ivf_case(rng)
     index = _build_ivf(nb, case)
-    at_one, _ = _recall_and_work(_local_copy(nb, index), case, 1)  # reached exactly at nprobe=1
+    local = _local_copy(nb, index)  # one copy: tuning changes the index's nprobe only, which is read remotely
+    at_one, _ = _recall_and_work(local, case, 1)  # reached exactly at nprobe=1
     for target in (0.95, round(rng.uniform(0.6, 0.85), 2), at_one):
         got = nb.tune_nprobe(index, case["queries"], case["exact"], k=10, target=target)
         assert type(got) is int or isinstance(got, np.integer), f"tune_nprobe returned a {kind(got)}; return an int."
-        local = _local_copy(nb, index)
-        kept = local.nprobe
+        held = index.ntotal
+        assert held == local.ntotal, (
+            f"After tune_nprobe the index holds {held} vectors instead of {local.ntotal}: tuning must only "
+            "search (and set nprobe), never add, remove or rebuild.")
+        kept = nb.faiss.extract_index_ivf(index).nprobe
         assert kept == got, f"tune_nprobe returned nprobe={got} but left nprobe={kept} on the index; set it."
         recall, work = _recall_and_work(local, case, int(got))
         assert recall >= target, (
