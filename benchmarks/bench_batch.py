@@ -4,9 +4,11 @@ For every exercise in `solutions/`, the same number of submissions: the solution
 exercise and the solution with one common mistake each (`tests/exercises/mistakes/`, cycled),
 the sample exercise with its realistic variants (`grader.batch.samples.VARIANTS`, without the
 infinite loop, which costs every tool its time limit, not its speed). Each exercise's cohort
-is graded by both tools in the same run (ours first, so the peak memory is ours); prints per
-exercise and overall the median seconds per submission over the repeats, the ratio, and the
-peak memory of any one process of `grader grade` (a pool worker, its zygote or a child).
+is graded by both tools back to back, ours then nbgrader, in every repeat: the machine's
+speed drifts by tens of per cent over the half hour a run takes, and a ratio taken from
+measurements minutes apart moves with it. Prints per exercise and overall the median seconds
+per submission over the repeats, the median of the repeats' ratios, and the peak memory of
+any one process of `grader grade` (a pool worker, its zygote or a child).
 
 Where our time goes, per exercise (medians, from the gradebook): a submission's learner cells
 and its checks (seconds of one worker; --jobs of them run at once), and the batch's fixed
@@ -24,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -43,12 +44,18 @@ CLASS = "whole class"
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-def run(command: list[str], cwd: Path, ok_codes: tuple[int, ...] = (0,)) -> float:
+def run(command: list[str], cwd: Path, ok_codes: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """Wall seconds of *command*, and the peak memory in MB of any one process it ran."""
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
-    if done.returncode not in ok_codes:
-        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return time.perf_counter() - started
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)  # the usage of this command alone, its processes included
+        wall = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        if code not in ok_codes:
+            stderr.seek(0)
+            sys.exit(f"{' '.join(command)} failed ({code}):\n{stderr.read()[-2000:].decode(errors='replace')}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def submissions(solution: Path, count: int) -> list[str]:
@@ -89,6 +96,16 @@ def write_class(folder: Path, courses: list[tuple[str, Path]]) -> Path:
     return folder / "submitted"
 
 
+def grade(submissions: Path, out: Path, jobs: int) -> tuple[float, float]:
+    return run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out), "--jobs", str(jobs)],
+               ROOT)
+
+
+def paired_ratio(baseline: list[float], ours: list[float]) -> float:
+    """The median over the repeats of baseline / ours, each pair measured minutes apart."""
+    return statistics.median(b / o for b, o in zip(baseline, ours, strict=True))
+
+
 def breakdown(out: Path) -> tuple[float, float]:
     """Median seconds per submission of running the learner's cells, and of the rest (checks)."""
     import sqlite3
@@ -110,7 +127,7 @@ def graded_seconds(out: Path) -> float:
 def nbgrader_autograde(exercise: str, course: Path) -> float:
     run([sys.executable, "-m", "nbgrader", "generate_assignment", exercise, "--force"], course)
     # nbgrader exits 1 when some submissions fail to run (the broken ones): expected here.
-    return run([sys.executable, "-m", "nbgrader", "autograde", exercise, "--force"], course, ok_codes=(0, 1))
+    return run([sys.executable, "-m", "nbgrader", "autograde", exercise, "--force"], course, ok_codes=(0, 1))[0]
 
 
 def main() -> None:
@@ -122,42 +139,43 @@ def main() -> None:
     ours: dict[str, list[float]] = {}
     theirs: dict[str, list[float]] = {}
     parts: dict[str, list[tuple[float, float, float]]] = {}  # (cells, checks, fixed) per repeat
+    peak_mb = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         courses = [write_course(Path(tmp), solution, args.per_exercise)
                    for solution in sorted((ROOT / "solutions").glob("*.ipynb"))]
         whole_class = write_class(Path(tmp) / "class", courses)
         for attempt in range(args.repeat):
-            ours.setdefault(CLASS, []).append(run([sys.executable, "-m", "grader", "grade", str(whole_class), "--out",
-                                                   str(Path(tmp) / f"out-class-{attempt}"), "--jobs", str(args.jobs)],
-                                                  ROOT))
             for exercise, course in courses:
                 out = Path(tmp) / f"out-{exercise}-{attempt}"
-                wall = run([sys.executable, "-m", "grader", "grade", str(course / "submitted"), "--out", str(out),
-                            "--jobs", str(args.jobs)], ROOT)
+                wall, peak = grade(course / "submitted", out, args.jobs)
                 ours.setdefault(exercise, []).append(wall)
+                theirs.setdefault(exercise, []).append(nbgrader_autograde(exercise, course))
                 cells, checks = breakdown(out)
                 parts.setdefault(exercise, []).append((cells, checks, wall - graded_seconds(out) / args.jobs))
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before nbgrader runs
-        for _ in range(args.repeat):
-            for exercise, course in courses:
-                theirs.setdefault(exercise, []).append(nbgrader_autograde(exercise, course))
-    n = args.per_exercise
+                peak_mb = max(peak_mb, peak)
+            wall, peak = grade(whole_class, Path(tmp) / f"out-class-{attempt}", args.jobs)
+            ours.setdefault(CLASS, []).append(wall)
+            peak_mb = max(peak_mb, peak)
+    n, exercises = args.per_exercise, list(theirs)
     print(f"{n} submissions per exercise (solution, blank, common mistakes), grader grade --jobs {args.jobs}, "
-          f"nbgrader autograde serial; medians of {args.repeat}, seconds per submission")
+          f"nbgrader autograde serial, back to back; medians of {args.repeat}: seconds per submission, "
+          "and the ratio of each repeat's pair")
     print(f"{'exercise':<20} {'grader grade':>13} {'nbgrader':>9} {'ratio':>7}   ours: cells + checks per "
           f"submission (one worker), fixed per batch")
-    for exercise in theirs:
-        mine, base = statistics.median(ours[exercise]) / n, statistics.median(theirs[exercise]) / n
+    for exercise in exercises:
         cells, checks, fixed = (statistics.median(values) for values in zip(*parts[exercise], strict=True))
-        print(f"{exercise:<20} {mine:>12.3f}s {base:>8.3f}s {base / mine:>6.1f}x   "
+        ratio = paired_ratio(theirs[exercise], ours[exercise])
+        print(f"{exercise:<20} {statistics.median(ours[exercise]) / n:>12.3f}s "
+              f"{statistics.median(theirs[exercise]) / n:>8.3f}s {ratio:>6.1f}x   "
               f"{cells:.3f} s + {checks:.3f} s, {fixed:.2f} s")
-    mine = statistics.median([sum(ours[exercise][i] for exercise in theirs) for i in range(args.repeat)])
-    base = statistics.median([sum(times[i] for times in theirs.values()) for i in range(args.repeat)])
-    total = n * len(theirs)
-    print(f"{'overall':<20} {mine / total:>12.3f}s {base / total:>8.3f}s {base / mine:>6.1f}x   one batch per exercise")
-    mine = statistics.median(ours[CLASS])
-    print(f"{CLASS:<20} {mine / total:>12.3f}s {base / total:>8.3f}s {base / mine:>6.1f}x   "
-          f"{total} submissions ({n} learners x {len(theirs)} exercises) in one batch")
+    base = [sum(theirs[exercise][i] for exercise in exercises) for i in range(args.repeat)]
+    mine = [sum(ours[exercise][i] for exercise in exercises) for i in range(args.repeat)]
+    total = n * len(exercises)
+    print(f"{'overall':<20} {statistics.median(mine) / total:>12.3f}s {statistics.median(base) / total:>8.3f}s "
+          f"{paired_ratio(base, mine):>6.1f}x   one batch per exercise")
+    print(f"{CLASS:<20} {statistics.median(ours[CLASS]) / total:>12.3f}s {statistics.median(base) / total:>8.3f}s "
+          f"{paired_ratio(base, ours[CLASS]):>6.1f}x   {total} submissions ({n} learners x {len(exercises)} exercises) "
+          "in one batch, against the repeat's nbgrader runs")
     print(f"peak memory of one grader process: {peak_mb:.0f} MB")
 
 
