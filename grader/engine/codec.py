@@ -195,16 +195,4 @@ def describe_exception(error: BaseException) -> dict:
         "mro": [f"{k.__module__}.{k.__qualname__}" for k in type(error).__mro__],
         "message": _safe_str(error)[:2000],
         "status_code": status if type(status) is int else None,
-        "traceback": _safe_traceback(error),
     }
-
-
-def _safe_traceback(error: BaseException) -> str:
-    import traceback
-
-    try:
-        return "".join(traceback.format_exception(type(error), error, error.__traceback__))[-4000:]
-    except TimeLimit:
-        raise
-    except BaseException as failure:  # formatting runs the exception's __str__ again
-        return f"(the traceback could not be formatted: {type(failure).__name__})"

@@ -109,7 +109,6 @@ class ExceptionDescription(TypedDict):
     mro: list[str]
     message: str
     status_code: int | None
-    traceback: str
 
 
 @with_config(_STRICT)
