@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import os
 import random
+import signal
 import socket
 import sys
 import zlib
@@ -38,15 +39,40 @@ def seed_learner_randomness(cells: list[dict]) -> None:
     numpy.random.seed(seed)
 
 
+_SIGKILL_BIT = 1 << (signal.SIGKILL - 1)
+
+
+def parent_dying(parent: int) -> bool:
+    """Whether *parent* is gone, a zombie, or has a SIGKILL pending.
+
+    ``kill(2)`` returns before its target dies, and this process dies with its parent only
+    when the parent has finished dying (``PR_SET_PDEATHSIG``). Without this look, a cell that
+    kills its parent would sometimes end first and the crash would land on a later check.
+    A fatal signal other than SIGKILL is pending as itself only until the parent takes it.
+    """
+    if os.getppid() != parent:
+        return True
+    try:
+        with open(f"/proc/{parent}/status", encoding="ascii") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+    except OSError:
+        return True
+    pending = int(fields.get("SigPnd", "0"), 16) | int(fields.get("ShdPnd", "0"), 16)
+    return fields.get("State", "").split()[:1] in (["Z"], ["X"]) or bool(pending & _SIGKILL_BIT)
+
+
 def run_job(channel: Channel, job: dict) -> None:
     sandbox.apply_limits(job.get("memory_mb"), job.get("cpu_seconds"))
     clock.install()
     seed_learner_randomness(job["cells"])
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "display": _display}
     runner = CellRunner(namespace)
+    parent = os.getppid()  # 0 in a PID namespace: the parent is outside it, out of learner code's reach
     for cell in job["cells"]:
         channel.send({"event": "cell_start", "index": cell["index"]})
         result = runner.run(cell["source"], cell["index"] + 1, job["cell_timeout"])
+        if parent > 1 and parent_dying(parent):
+            os.kill(os.getpid(), signal.SIGKILL)  # now, in the cell that did it, as PDEATHSIG would soon
         channel.send({"event": "cell_end", "index": cell["index"], **result})
     channel.send({"event": "cells_done"})
     def ask_grader(message: dict) -> dict:

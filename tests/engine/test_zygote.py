@@ -1,5 +1,6 @@
 """Children forked from a warm zygote are graded exactly like freshly spawned ones."""
 
+import dataclasses
 import os
 import signal
 from pathlib import Path
@@ -58,6 +59,19 @@ def test_each_child_starts_from_the_clean_zygote(zygote, sample_variant):
              "assert os.environ['OPENAI_API_KEY'].startswith('sk-stub-')\n")
     result = grade(sample_variant(extra_cells=[(2, probe)]), zygote)
     assert result.cell_errors == [] and result.score == 3
+
+
+def test_a_cell_that_kills_its_zygote_is_the_cell_blamed_every_time(zygote, sample_variant):
+    """kill(2) returns before the zygote dies, and the child dies only once it has: the child
+    looks before it reports the cell's end, so the crash lands on that cell (skipped on a fresh
+    start, the parts graded without it), never on whichever check happened to run next."""
+    killer = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+    reachable = dataclasses.replace(FAST, isolation="process")  # in a PID namespace the zygote is out of reach
+    for _ in range(3):
+        result = grade_notebook(sample_variant(extra_cells=[(2, killer)]), limits=reachable, launcher=zygote)
+        assert (result.status, result.score, result.problems) == (R.CRASHED, 3, [])
+        assert [error["message"] for error in result.cell_errors] == [
+            "it killed the process that started it (the grader's zygote), and died with it"]
 
 
 def _parent(pid: int) -> int:
