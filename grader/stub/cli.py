@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = actions.add_parser("serve", help="serve the stub over HTTP on loopback until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
-    serve.add_argument("--api-key", default=None, help="accept only this key (default: any Bearer token)")
+    serve.add_argument("--api-key", default=None, help="accept only this key, on the control API too "
+                       "(default: any Bearer token, and an open control API)")
     serve.add_argument("--scenario", metavar="FILE.json", help='rules to load: a list, or {"rules": [...]}')
     serve.add_argument("--seed", type=int, default=0, help="seed for ids and random faults (default: 0)")
     serve.set_defaults(func=run_serve)

@@ -354,7 +354,11 @@ class StubLLM:
     # -- control API -----------------------------------------------------------------------------
 
     def _control(self, request: StubRequest) -> StubResponse:
+        """The control API; a stub given an API key asks for it here too, so another local
+        process (a test's hostile notebook, another user) cannot script faults into it."""
         try:
+            if self.api_key is not None:
+                self._authorize(request.headers)
             try:
                 payload = json.loads(request.body) if request.body else {}
             except ValueError as error:
@@ -379,6 +383,8 @@ class StubLLM:
                 return json_response(200, {"queued": self._control_faults(payload)})
         except (ValueError, TypeError) as error:
             return APIError(400, str(error), type="stub_control_error").to_response()
+        except APIError as error:
+            return error.to_response()
         return unknown_url(request.method, request.path).to_response()
 
     def _control_faults(self, payload: Any) -> list[dict]:

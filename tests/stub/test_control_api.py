@@ -99,3 +99,21 @@ def test_appending_rules_is_all_or_nothing(control) -> None:
     reply = http.post(f"{root}/_stub/scenario", json={"rules": [good, bad], "append": True})
     assert reply.status_code == 400
     assert http.post(f"{root}/_stub/scenario", json={"rules": [], "append": True}).json() == {"rules": 1}
+
+
+def test_a_stub_given_a_key_asks_for_it_on_the_control_api_too(http_client: httpx2.Client) -> None:
+    """Any local process can reach a loopback port: with ``--api-key`` set, scripting faults into
+    someone's stub (a hostile notebook graded without namespaces once did) needs the key."""
+    keyed = StubLLM(api_key="sk-owner")
+    with keyed.serve() as server:
+        root = server.base_url.removesuffix("/v1")
+        sdk = openai.OpenAI(base_url=server.base_url, api_key="sk-owner", http_client=http_client, max_retries=0)
+        for headers in ({}, {"Authorization": "Bearer sk-someone-else"}):
+            refused = http_client.post(f"{root}/_stub/faults", json={"rate": 1.0}, headers=headers)
+            assert refused.status_code == 401, refused.text
+        assert sdk.models.list().data, "the refused calls set no fault rate"
+        allowed = http_client.post(f"{root}/_stub/faults", json={"kind": "server_error"},
+                                   headers={"Authorization": "Bearer sk-owner"})
+        assert allowed.status_code == 200
+        with pytest.raises(openai.InternalServerError):
+            sdk.models.list()
