@@ -85,12 +85,33 @@ print("FDS", sorted(links))
 
 
 def leftover(t: Targets) -> str:
-    """Detached processes meant to outlive grading and meddle with the next learner's stub."""
-    meddler = (f"import re, time, urllib.request  # {t.token}\n"
+    """Detached processes meant to outlive grading and meddle with the next learner's stub.
+
+    The meddler posts faults to the loopback ports of the grader's processes; where it cannot
+    see the grader (its own PID namespace) to every port in its view, which is then its own
+    network namespace. Other programs' ports are spared: at the process-only level, a stub
+    another test serves on this machine would otherwise be sent into failing every request.
+    """
+    meddler = (f"import os, time, urllib.request  # {t.token}\n"
+               "def parent(pid):\n"
+               "    return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+               "def graders_sockets():\n"
+               "    held = set()\n"
+               "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+               "        try:\n"
+               "            ancestor = int(pid)\n"
+               f"            while ancestor > 1 and ancestor != {t.grader_pid}:\n"
+               "                ancestor = parent(ancestor)\n"
+               f"            if ancestor == {t.grader_pid}:\n"
+               "                held |= {os.readlink(f'/proc/{pid}/fd/{fd}') for fd in os.listdir(f'/proc/{pid}/fd')}\n"
+               "        except (OSError, ValueError, IndexError):\n"
+               "            pass\n"
+               "    return held\n"
                "for _ in range(300):\n"
+               f"    aimed = graders_sockets() if os.path.exists('/proc/{t.grader_pid}') else None\n"
                "    for line in open('/proc/net/tcp').read().splitlines()[1:]:\n"
-               "        local, state = line.split()[1], line.split()[3]\n"
-               "        if state == '0A':\n"
+               "        local, state, inode = line.split()[1], line.split()[3], line.split()[9]\n"
+               "        if state == '0A' and (aimed is None or f'socket:[{inode}]' in aimed):\n"
                "            port = int(local.split(':')[1], 16)\n"
                "            try:\n"
                "                urllib.request.urlopen(urllib.request.Request(\n"
