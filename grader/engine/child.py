@@ -43,22 +43,22 @@ _SIGKILL_BIT = 1 << (signal.SIGKILL - 1)
 
 
 def parent_dying(parent: int) -> bool:
-    """Whether *parent* is gone, a zombie, or has a SIGKILL pending.
+    """Whether *parent* has died (this process was handed to another) or has a SIGKILL pending.
 
     ``kill(2)`` returns before its target dies, and this process dies with its parent only
-    when the parent has finished dying (``PR_SET_PDEATHSIG``). Without this look, a cell that
+    once the parent has finished dying (``PR_SET_PDEATHSIG``). Without this look, a cell that
     kills its parent would sometimes end first and the crash would land on a later check.
-    A fatal signal other than SIGKILL is pending as itself only until the parent takes it.
+    (A fatal signal other than SIGKILL shows as a pending SIGKILL only until the parent takes it.)
     """
     if os.getppid() != parent:
         return True
     try:
         with open(f"/proc/{parent}/status", encoding="ascii") as status:
             fields = dict(line.split(":", 1) for line in status if ":" in line)
-    except OSError:
-        return True
+    except OSError:  # hidden from this uid (/proc mounted with hidepid): only the re-parenting tells
+        return False
     pending = int(fields.get("SigPnd", "0"), 16) | int(fields.get("ShdPnd", "0"), 16)
-    return fields.get("State", "").split()[:1] in (["Z"], ["X"]) or bool(pending & _SIGKILL_BIT)
+    return bool(pending & _SIGKILL_BIT)
 
 
 def run_job(channel: Channel, job: dict) -> None:
