@@ -39,6 +39,7 @@ DEFAULT_PRELOAD = (
     "grader.agentdesk.bfcl", "grader.agentdesk.desk",
 )
 _MESSAGE = 1 << 16
+UNANSWERED_SECONDS = 5.0  # a zygote reports a killed child's exit in milliseconds (orphans included)
 _TEMPLATE = "--template"
 _PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
 
@@ -177,37 +178,52 @@ class ZygoteLauncher:
                 self._exits[message["pid"]] = message["exit"]
 
     def _exit_code(self, child: ForkedChild, timeout: float | None) -> int | None:
+        """The child's exit code, None if *timeout* passes first. Waiting without a timeout
+        (for a child already killed) lasts ``UNANSWERED_SECONDS`` at most: a zygote that says
+        nothing by then was stopped (learner code can SIGSTOP it) and is killed, and its child
+        with it; the next launch starts another."""
         if child.pid in self._exits:
             return self._exits.pop(child.pid)
         try:
-            return self._receive_for("exit", child.pid, timeout)["exit"]
+            return self._receive_for("exit", child.pid, UNANSWERED_SECONDS if timeout is None else timeout)["exit"]
         except TimeoutError:
-            return None
+            if timeout is not None:
+                return None
+            self._stop()
+            return -signal.SIGKILL
         except ZygoteGone:
             child.zygote_died = True
             return -signal.SIGKILL  # a zygote's child dies with it (PR_SET_PDEATHSIG)
 
     def _stop(self) -> None:
         self._control.close()
+        self._kill()
+
+    def close(self) -> None:
+        """Let the zygote exit (it sees its socket close); kill it if it does not (stopped)."""
+        self._control.close()
+        if not self._reap():
+            self._kill()
+
+    def _kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._pid, signal.SIGKILL)
         self._reap()
 
-    def close(self) -> None:
-        self._control.close()
-        self._reap()
-
-    def _reap(self) -> None:
+    def _reap(self) -> bool:
         """Wait (10 s at most) until the zygote has exited; one forked by a template is its child."""
         if self._process is not None:
-            self._process.wait(timeout=10)
-            return
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
         try:
             exited = os.pidfd_open(self._pid)
         except ProcessLookupError:
-            return
+            return True
         try:
-            select.select([exited], [], [], 10)
+            return bool(select.select([exited], [], [], 10)[0])
         finally:
             os.close(exited)
 
@@ -298,8 +314,17 @@ def _wait(pid: int, control: socket.socket) -> int:
             return os.waitstatus_to_exitcode(status)
 
 
+_BLOCKABLE = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+
+
 def serve(control: socket.socket) -> None:
-    """Fork a child per launch request; report its pid, then its exit code once reaped."""
+    """Fork a child per launch request; report its pid, then its exit code once reaped.
+
+    Every signal that can be blocked is, here and not in the children: learner code that sends
+    its zygote SIGTERM or SIGINT leaves it serving, and SIGKILL, the one left to kill it with,
+    shows as pending to the child for as long as the zygote takes to die (``child.parent_dying``).
+    """
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKABLE)
     subreaper = sys.platform == "linux"
     if subreaper:
         import ctypes
@@ -311,6 +336,7 @@ def serve(control: socket.socket) -> None:
             return
         pid = os.fork()
         if pid == 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
             _child(control, json.loads(message), fds)
         for fd in fds:
             os.close(fd)

@@ -61,17 +61,48 @@ def test_each_child_starts_from_the_clean_zygote(zygote, sample_variant):
     assert result.cell_errors == [] and result.score == 3
 
 
+def _signal_the_zygote(zygote, sample_variant, number: signal.Signals, times: int = 3) -> list[R.Result]:
+    """Grade, *times* times, the sample solution with a cell that sends its zygote *number*."""
+    cell = f"import os, signal\nos.kill(os.getppid(), signal.{number.name})\n"
+    reachable = dataclasses.replace(FAST, isolation="process")  # in a PID namespace the zygote is out of reach
+    results = [grade_notebook(sample_variant(extra_cells=[(2, cell)]), limits=reachable, launcher=zygote)
+               for _ in range(times)]
+    if any("unprivileged uid" in result.isolation for result in results):
+        pytest.skip("the child runs as a uid of its own here, so the kernel refuses its signal to the zygote")
+    return results
+
+
 def test_a_cell_that_kills_its_zygote_is_the_cell_blamed_every_time(zygote, sample_variant):
     """kill(2) returns before the zygote dies, and the child dies only once it has: the child
     looks before it reports the cell's end, so the crash lands on that cell (skipped on a fresh
     start, the parts graded without it), never on whichever check happened to run next."""
-    killer = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
-    reachable = dataclasses.replace(FAST, isolation="process")  # in a PID namespace the zygote is out of reach
-    for _ in range(3):
-        result = grade_notebook(sample_variant(extra_cells=[(2, killer)]), limits=reachable, launcher=zygote)
+    for result in _signal_the_zygote(zygote, sample_variant, signal.SIGKILL):
         assert (result.status, result.score, result.problems) == (R.CRASHED, 3, [])
         assert [error["message"] for error in result.cell_errors] == [
             "it killed the process that started it (the grader's zygote), and died with it"]
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda n: n.name)
+def test_a_zygote_ignores_the_signals_it_can_block(zygote, sample_variant, number):
+    """Other fatal signals would be pending as themselves, not as SIGKILL, so the child could
+    not see the zygote dying; the zygote blocks them and keeps serving, and its children
+    get the usual signal mask back."""
+    restarts = zygote.restarts
+    for result in _signal_the_zygote(zygote, sample_variant, number):
+        assert (result.status, result.score, result.cell_errors) == (R.GRADED, 3, [])
+    assert zygote.restarts == restarts
+
+
+def test_a_stopped_zygote_is_replaced_and_the_notebook_graded(zygote, sample_variant):
+    """SIGSTOP cannot be blocked. The child runs on and is graded; the zygote then does not
+    report the child's exit, and is killed (not waited for forever, nor left stopped) after
+    a few seconds, and the next launch starts another."""
+    restarts, stopped = zygote.restarts, zygote._pid
+    (result,) = _signal_the_zygote(zygote, sample_variant, signal.SIGSTOP, times=1)
+    assert (result.status, result.score, result.cell_errors) == (R.GRADED, 3, [])
+    assert not Path(f"/proc/{stopped}").exists(), "the stopped zygote was killed"
+    assert grade(ROOT / "solutions" / "00_sample.ipynb", zygote).score == 3
+    assert zygote.restarts == restarts + 1
 
 
 def _parent(pid: int) -> int:
