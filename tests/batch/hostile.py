@@ -87,10 +87,11 @@ print("FDS", sorted(links))
 def leftover(t: Targets) -> str:
     """Detached processes meant to outlive grading and meddle with the next learner's stub.
 
-    The meddler posts faults to the loopback ports of the grader's processes; where it cannot
-    see the grader (its own PID namespace) to every port in its view, which is then its own
-    network namespace. Other programs' ports are spared: at the process-only level, a stub
-    another test serves on this machine would otherwise be sent into failing every request.
+    The meddler posts faults to the loopback ports the grader's processes hold. Where it cannot
+    see them (its own PID namespace, which comes with its own network namespace; or a uid of
+    its own, to which the grader's descriptors are closed) it aims at every port in its view.
+    Other programs' ports are spared where it can tell them apart: at the process-only level, a
+    stub another test serves on this machine would otherwise be sent into failing every request.
     """
     meddler = (f"import os, time, urllib.request  # {t.token}\n"
                "def parent(pid):\n"
@@ -106,9 +107,9 @@ def leftover(t: Targets) -> str:
                "                held |= {os.readlink(f'/proc/{pid}/fd/{fd}') for fd in os.listdir(f'/proc/{pid}/fd')}\n"
                "        except (OSError, ValueError, IndexError):\n"
                "            pass\n"
-               "    return held\n"
+               "    return held or None\n"
                "for _ in range(300):\n"
-               f"    aimed = graders_sockets() if os.path.exists('/proc/{t.grader_pid}') else None\n"
+               "    aimed = graders_sockets()\n"
                "    for line in open('/proc/net/tcp').read().splitlines()[1:]:\n"
                "        local, state, inode = line.split()[1], line.split()[3], line.split()[9]\n"
                "        if state == '0A' and (aimed is None or f'socket:[{inode}]' in aimed):\n"
