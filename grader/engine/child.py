@@ -48,7 +48,7 @@ def parent_dying(parent: int) -> bool:
     ``kill(2)`` returns before its target dies, and this process dies with its parent only
     once the parent has finished dying (``PR_SET_PDEATHSIG``). Without this look, a cell that
     kills its parent would sometimes end first and the crash would land on a later check.
-    (A fatal signal other than SIGKILL shows as a pending SIGKILL only until the parent takes it.)
+    Another fatal signal would be pending as itself, not SIGKILL; the zygote blocks them all.
     """
     if os.getppid() != parent:
         return True
